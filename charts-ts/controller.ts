@@ -1,0 +1,146 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-27';
+import { CONTROLLER_CLASS, CONTROLLER_NAME, CONTROLLER_SELECTOR_LABELS, INGRESS_CLASS_NAME, Ports, RUN_AS_ID } from './names.ts';
+
+/** Long enough for keep-alive clients and slow uploads to finish after SIGTERM; ingress-nginx uses the same. */
+const TERMINATION_GRACE = Duration.seconds(300);
+
+/**
+ * How long the pod keeps serving after it is marked Terminating, before SIGTERM: the time for
+ * EndpointSlice watchers (kube-proxy, cloud load balancers) to stop sending it new connections.
+ */
+const ENDPOINT_DEREGISTRATION_SECONDS = 5;
+
+const HEALTH_PATH = '/healthz';
+const SCRATCH_DIR = '/tmp';
+
+/** ingress-nginx's requests, so a swap doesn't change scheduling. No limits: a proxy throttled on CPU adds latency to every request. */
+const CPU_REQUEST_MILLIS = 100;
+const MEMORY_REQUEST_MIB = 90;
+
+/** Lets an unprivileged process bind 80 and 443 even where file capabilities can't apply (allowPrivilegeEscalation: false). */
+const UNPRIVILEGED_PORTS_SYSCTL = { name: 'net.ipv4.ip_unprivileged_port_start', value: '0' };
+
+export interface ControllerDeploymentProps {
+  /** Namespace of the Deployment. */
+  readonly namespace: string;
+  /** Image of the controller, `repository:tag`. */
+  readonly image: string;
+  /** Number of controller pods; one of them is the leader that writes status. */
+  readonly replicas: number;
+  /** ServiceAccount the pods run as. */
+  readonly serviceAccount: kplus.IServiceAccount;
+  /** Flags after `controller`, in order. */
+  readonly args: readonly string[];
+}
+
+/**
+ * The `pier-controller` Deployment: non-root, read-only root filesystem, every capability
+ * dropped but NET_BIND_SERVICE, RuntimeDefault seccomp (Pod Security "restricted").
+ * cdk8s-plus-27 can't express seccomp, the `ALL` capability or unprefixed capability names,
+ * so those are JSON patches on the synthesized object.
+ */
+export class ControllerDeployment extends Construct {
+  private readonly deployment: kplus.Deployment;
+
+  constructor(scope: Construct, id: string, props: ControllerDeploymentProps) {
+    super(scope, id);
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: { name: CONTROLLER_NAME, namespace: props.namespace },
+      replicas: props.replicas,
+      select: false,
+      podMetadata: {
+        labels: { ...CONTROLLER_SELECTOR_LABELS },
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(Ports.metrics) },
+      },
+      serviceAccount: props.serviceAccount,
+      automountServiceAccountToken: true, // it talks to the API server
+      terminationGracePeriod: TERMINATION_GRACE,
+      securityContext: {
+        user: RUN_AS_ID,
+        group: RUN_AS_ID,
+        ensureNonRoot: true,
+        sysctls: [UNPRIVILEGED_PORTS_SYSCTL],
+      },
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: { ...CONTROLLER_SELECTOR_LABELS } }));
+
+    const scratch = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp');
+    this.deployment.addContainer({
+      name: 'controller',
+      image: props.image,
+      // A tagged release doesn't change; and skaffold's locally loaded dev images can't be pulled.
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: ['controller', ...props.args],
+      ports: [
+        { name: 'http', number: Ports.http },
+        { name: 'https', number: Ports.https },
+        { name: 'metrics', number: Ports.metrics },
+      ],
+      envVariables: {
+        POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+        POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+      },
+      liveness: kplus.Probe.fromHttpGet(HEALTH_PATH, { port: Ports.metrics }),
+      readiness: kplus.Probe.fromHttpGet(HEALTH_PATH, { port: Ports.metrics }),
+      resources: {
+        cpu: { request: kplus.Cpu.millis(CPU_REQUEST_MILLIS) },
+        memory: { request: Size.mebibytes(MEMORY_REQUEST_MIB) },
+      },
+      securityContext: {
+        user: RUN_AS_ID,
+        group: RUN_AS_ID,
+        ensureNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      },
+      // Keep serving while endpoints deregister; SIGTERM comes after, and the controller then
+      // drains within terminationGracePeriodSeconds. An exec `sleep`, because the kubelet's own
+      // `sleep` action (1.30+) is a field the -27 L1 types drop when they serialize.
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENDPOINT_DEREGISTRATION_SECONDS)]) },
+      // The root filesystem is read-only; Node and the self-signed fallback certificate need a scratch dir.
+      volumeMounts: [{ path: SCRATCH_DIR, volume: scratch }],
+    });
+    this.patchWhatPlusCannotExpress();
+  }
+
+  private patchWhatPlusCannotExpress(): void {
+    const pod = '/spec/template/spec';
+    const container = `${pod}/containers/0`;
+    const runtimeDefault = { type: 'RuntimeDefault' };
+    ApiObject.of(this.deployment).addJsonPatch(
+      JsonPatch.add(`${pod}/securityContext/seccompProfile`, runtimeDefault),
+      // plus sets fsGroupChangePolicy even without an fsGroup; there is no volume that needs one.
+      JsonPatch.remove(`${pod}/securityContext/fsGroupChangePolicy`),
+      JsonPatch.add(`${container}/securityContext/seccompProfile`, runtimeDefault),
+      JsonPatch.add(`${container}/securityContext/capabilities`, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] }),
+      // plus labels pods with their construct path even when it doesn't select by it; a
+      // refactor of the chart shouldn't roll the pods.
+      JsonPatch.remove(`/spec/template/metadata/labels/${jsonPointerEscape(kplus.Pod.ADDRESS_LABEL)}`),
+    );
+  }
+}
+
+/** RFC 6901: `~` and `/` inside one path segment. */
+function jsonPointerEscape(segment: string): string {
+  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** The controller's flags that don't depend on where status is published. */
+export function controllerArgs(options: {
+  readonly electionId: string;
+  readonly configMap: string;
+  readonly watchIngressWithoutClass: boolean;
+}): string[] {
+  return [
+    `--election-id=${options.electionId}`,
+    `--controller-class=${CONTROLLER_CLASS}`,
+    `--ingress-class=${INGRESS_CLASS_NAME}`,
+    `--configmap=${options.configMap}`,
+    `--http-port=${Ports.http}`,
+    `--https-port=${Ports.https}`,
+    `--healthz-port=${Ports.metrics}`,
+    ...(options.watchIngressWithoutClass ? ['--watch-ingress-without-class'] : []),
+  ];
+}

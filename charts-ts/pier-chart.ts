@@ -1,0 +1,121 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ControllerConfigMap } from './config-map.ts';
+import { ControllerDeployment, controllerArgs } from './controller.ts';
+import { PierIngressClass } from './ingress-class.ts';
+import { IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME } from './names.ts';
+import { PierNamespace } from './namespace.ts';
+import { ControllerRbac } from './rbac.ts';
+import { ControllerService, type ControllerServiceType } from './service.ts';
+import { publishesNodeAddresses, statusPublishingArgs, type StatusPublishing } from './status-publishing.ts';
+
+export interface PierChartProps {
+  /**
+   * Namespace Pier is installed in (created by the chart).
+   * @default 'pier'
+   */
+  readonly namespace?: string;
+  /**
+   * Controller image.
+   * @default 'ghcr.io/pier-dev/pier:0.1.0'
+   */
+  readonly image?: string;
+  /**
+   * Number of controller pods. All of them proxy; one, the leader, writes Ingress status.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * Type of the `pier-controller` Service.
+   * @default 'NodePort'
+   */
+  readonly serviceType?: ControllerServiceType;
+  /**
+   * Make `pier` the cluster's default IngressClass.
+   * @default false
+   */
+  readonly defaultClass?: boolean;
+  /**
+   * Also serve Ingresses that name no class (`--watch-ingress-without-class`).
+   * @default false
+   */
+  readonly watchIngressWithoutClass?: boolean;
+  /**
+   * Where the addresses written to Ingress status come from. Only `{ nodeAddresses: true }`
+   * grants the controller access to nodes and pods.
+   * @default { publishService: true } (the `pier-controller` Service)
+   */
+  readonly statusPublishing?: StatusPublishing;
+  /**
+   * Name of the leader-election Lease (`--election-id`); the only Lease the controller may update.
+   * @default 'pier-leader'
+   */
+  readonly electionId?: string;
+  /**
+   * Data of the `pier-controller` ConfigMap (ingress-nginx ConfigMap keys).
+   * @default {}
+   */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export const PIER_DEFAULTS = {
+  namespace: 'pier',
+  image: `${IMAGE_REPOSITORY}:${IMAGE_TAG}`,
+  replicas: 2,
+  serviceType: 'NodePort',
+  defaultClass: false,
+  watchIngressWithoutClass: false,
+  statusPublishing: { publishService: true },
+  electionId: 'pier-leader',
+  config: {},
+} as const satisfies Required<PierChartProps>;
+
+/** Everything `kubectl apply -f dist/` installs: one object per concern, the Namespace first. */
+export class PierChart extends Chart {
+  constructor(scope: Construct, id: string, props: PierChartProps = {}) {
+    super(scope, id, { labels: { 'app.kubernetes.io/name': PIER_NAME, 'app.kubernetes.io/part-of': PIER_NAME } });
+    const settings: Required<PierChartProps> = { ...PIER_DEFAULTS, ...withoutUndefined(props) };
+    if (!Number.isInteger(settings.replicas) || settings.replicas < 0) {
+      throw new Error(`replicas must be a whole number >= 0, not ${settings.replicas}`);
+    }
+    const namespace = settings.namespace;
+
+    // Constructed first so it is written first: kubectl applies a file in order.
+    const pierNamespace = new PierNamespace(this, 'Namespace', { name: namespace });
+
+    const rbac = new ControllerRbac(this, 'Rbac', { namespace });
+    rbac.allowWatchingIngresses();
+    rbac.allowWatchingBackends();
+    rbac.allowWritingIngressStatus();
+    rbac.allowRecordingEvents();
+    rbac.allowLeaderElection(settings.electionId);
+    if (publishesNodeAddresses(settings.statusPublishing)) rbac.allowReadingNodeAddresses();
+
+    const configMap = new ControllerConfigMap(this, 'ConfigMap', { namespace, config: settings.config });
+    const service = new ControllerService(this, 'Service', { namespace, type: settings.serviceType });
+    new PierIngressClass(this, 'IngressClass', { defaultClass: settings.defaultClass });
+    new ControllerDeployment(this, 'Controller', {
+      namespace,
+      image: settings.image,
+      replicas: settings.replicas,
+      serviceAccount: rbac.serviceAccount,
+      args: [
+        ...statusPublishingArgs(settings.statusPublishing, service.reference),
+        ...controllerArgs({
+          electionId: settings.electionId,
+          configMap: configMap.reference,
+          watchIngressWithoutClass: settings.watchIngressWithoutClass,
+        }),
+      ],
+    });
+
+    for (const child of this.node.children) {
+      if (child !== pierNamespace) child.node.addDependency(pierNamespace);
+    }
+  }
+}
+
+/** `{ image: undefined }` means "the default", not "no image". */
+function withoutUndefined<T extends object>(props: T): Partial<T> {
+  return Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
