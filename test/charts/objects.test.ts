@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { findObject, synthesizePier } from './synthesize.ts';
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'IngressClass']);
+
+describe('the chart as a whole', () => {
+  it('writes the Namespace first, so kubectl creates it before what lives in it', () => {
+    assert.deepEqual(synthesizePier().map((object) => `${object.kind}/${object.metadata.name}`), [
+      'Namespace/pier',
+      'ServiceAccount/pier',
+      'ClusterRole/pier',
+      'ClusterRoleBinding/pier',
+      'Role/pier',
+      'RoleBinding/pier',
+      'ConfigMap/pier-controller',
+      'Service/pier-controller',
+      'IngressClass/pier',
+      'Deployment/pier-controller',
+    ]);
+  });
+
+  it('puts every namespaced object in the namespace prop, and no cluster-scoped one in any', () => {
+    for (const object of synthesizePier({ namespace: 'edge' })) {
+      const expected = CLUSTER_SCOPED.has(object.kind) ? undefined : 'edge';
+      assert.equal(object.metadata.namespace, expected, `${object.kind}/${object.metadata.name}`);
+    }
+  });
+
+  it('makes the namespace enforce Pod Security "restricted"', () => {
+    const namespace = findObject(synthesizePier({ namespace: 'edge' }), 'Namespace', 'edge');
+    assert.equal(namespace.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+});
+
+describe('the IngressClass', () => {
+  it('names pier.dev/ingress-controller as its controller', () => {
+    assert.deepEqual(findObject(synthesizePier(), 'IngressClass', 'pier').spec, { controller: 'pier.dev/ingress-controller' });
+  });
+
+  it('is not the default class unless defaultClass is set', () => {
+    const annotations = findObject(synthesizePier(), 'IngressClass', 'pier').metadata.annotations ?? {};
+    assert.equal(annotations['ingressclass.kubernetes.io/is-default-class'], undefined);
+  });
+
+  it('carries is-default-class "true" when defaultClass is set', () => {
+    const ingressClass = findObject(synthesizePier({ defaultClass: true }), 'IngressClass', 'pier');
+    assert.equal(ingressClass.metadata.annotations['ingressclass.kubernetes.io/is-default-class'], 'true');
+  });
+});
+
+describe('the Service', () => {
+  it('is a NodePort that sends 80 and 443 to the controller pods by default', () => {
+    const { spec } = findObject(synthesizePier(), 'Service', 'pier-controller');
+    assert.equal(spec.type, 'NodePort');
+    assert.deepEqual(spec.ports, [
+      { name: 'http', port: 80, targetPort: 80 },
+      { name: 'https', port: 443, targetPort: 443 },
+    ]);
+    assert.deepEqual(spec.selector, { 'app.kubernetes.io/name': 'pier', 'app.kubernetes.io/component': 'controller' });
+  });
+
+  it('takes its type from serviceType', () => {
+    for (const serviceType of ['LoadBalancer', 'ClusterIP'] as const) {
+      assert.equal(findObject(synthesizePier({ serviceType }), 'Service', 'pier-controller').spec.type, serviceType);
+    }
+  });
+
+  it('refuses a type the proxy cannot serve behind', () => {
+    assert.throws(() => synthesizePier({ serviceType: 'ExternalName' as never }), /serviceType/);
+  });
+});
+
+describe('the ConfigMap', () => {
+  it('is empty by default, so the controller uses its built-in settings', () => {
+    assert.equal(findObject(synthesizePier(), 'ConfigMap', 'pier-controller').data, undefined);
+  });
+
+  it('carries the config prop as its data', () => {
+    const config = { 'proxy-body-size': '8m', 'ssl-redirect': 'false' };
+    assert.deepEqual(findObject(synthesizePier({ config }), 'ConfigMap', 'pier-controller').data, config);
+  });
+});
