@@ -1,0 +1,133 @@
+// What can be checked about the image without a Docker engine: the Dockerfile's stages, the
+// runtime user, the entrypoint, the build context, and that the entrypoint command runs.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { RUN_AS_ID } from '../../charts-ts/names.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const HELP_TIMEOUT_MS = 60_000;
+
+interface Instruction {
+  readonly keyword: string;
+  readonly args: string;
+}
+
+interface Stage {
+  readonly base: string;
+  readonly name: string | undefined;
+  readonly instructions: Instruction[];
+}
+
+/** Splits a Dockerfile into stages; joins `\` continuations, drops comments, substitutes global ARGs in FROM. */
+function parseDockerfile(text: string): Stage[] {
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const globalArgs = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const instruction = { keyword: keyword.toUpperCase(), args };
+    if (instruction.keyword === 'FROM') {
+      const [image = '', , name] = args.replace(/\$\{(\w+)\}/g, (_, arg: string) => globalArgs.get(arg) ?? '').split(/\s+/);
+      stages.push({ base: image, name, instructions: [] });
+    } else if (stages.length === 0 && instruction.keyword === 'ARG') {
+      const [arg = '', value = ''] = args.split('=');
+      globalArgs.set(arg, value);
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return stages;
+}
+
+const stages = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
+const runtime = stages.at(-1)!;
+
+function last(stage: Stage, keyword: string): string | undefined {
+  return stage.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
+}
+
+function runs(stage: Stage): string[] {
+  return stage.instructions.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args);
+}
+
+describe('the Dockerfile', () => {
+  it('installs every dependency in a build stage and only production ones in the runtime stage', () => {
+    assert.ok(stages.length >= 2, 'expected a build stage and a runtime stage');
+    assert.ok(stages.slice(0, -1).some((stage) => runs(stage).some((run) => /\bnpm ci\b(?!.*--omit=dev)/.test(run))));
+    assert.ok(runs(runtime).some((run) => /\bnpm ci --omit=dev\b/.test(run)), runs(runtime).join('\n'));
+    assert.ok(!runs(runtime).some((run) => /\bnpm ci\b(?!.*--omit=dev)/.test(run)), 'runtime installs dev dependencies');
+  });
+
+  it('runs on node:20-slim', () => {
+    assert.equal(runtime.base, 'node:20-slim');
+  });
+
+  it('runs as 101:101, the user the chart\'s securityContext names', () => {
+    assert.equal(last(runtime, 'USER'), `${RUN_AS_ID}:${RUN_AS_ID}`);
+    assert.equal(RUN_AS_ID, 101);
+  });
+
+  it('starts bin/pier.mjs with node, in controller mode unless told otherwise', () => {
+    assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), ['node', 'bin/pier.mjs']);
+    assert.deepEqual(JSON.parse(last(runtime, 'CMD') ?? 'null'), ['controller']);
+    assert.ok(existsSync(join(repoRoot, 'bin', 'pier.mjs')));
+  });
+
+  it('ships the sources, package.json and tsconfig.json in the runtime stage', () => {
+    const copied = runtime.instructions
+      .filter((instruction) => instruction.keyword === 'COPY')
+      .flatMap((instruction) => instruction.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1))
+      .map((source) => source.replace(/^\/app\//, ''));
+    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'operator', 'proxy']) {
+      assert.ok(copied.includes(needed), `runtime stage doesn't copy ${needed}`);
+    }
+  });
+
+  it('can run TypeScript at runtime, since tsx is a production dependency', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    assert.ok(manifest.dependencies?.tsx, 'tsx must be in dependencies: npm ci --omit=dev leaves devDependencies out');
+  });
+});
+
+describe('the .dockerignore', () => {
+  const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+
+  it('keeps local installs, outputs and the test trees out of the build context', () => {
+    for (const path of ['node_modules', 'dist', '.cluster', '.git', 'test', 'bench']) assert.ok(ignored.includes(path), path);
+  });
+
+  it('keeps in everything the Dockerfile copies from the context', () => {
+    const fromContext = stages
+      .flatMap((stage) => stage.instructions)
+      .filter((instruction) => instruction.keyword === 'COPY' && !instruction.args.includes('--from='))
+      .flatMap((instruction) => instruction.args.split(/\s+/).slice(0, -1));
+    assert.ok(fromContext.length > 0);
+    for (const source of fromContext) {
+      assert.ok(!ignored.includes(source), `${source} is copied but ignored`);
+      assert.ok(existsSync(join(repoRoot, source)), `${source} is copied but missing`);
+    }
+  });
+});
+
+describe('the image\'s entrypoint command', () => {
+  it('answers --help', (t) => {
+    // operator/cli.ts is being written alongside this chart; until it lands there is nothing to run.
+    if (!existsSync(join(repoRoot, 'operator', 'cli.ts'))) {
+      t.skip('operator/cli.ts does not exist yet, so bin/pier.mjs cannot start');
+      return;
+    }
+    const entrypoint: string[] = JSON.parse(last(runtime, 'ENTRYPOINT') ?? '[]');
+    const [command = 'node', ...args] = entrypoint;
+    const help = spawnSync(command === 'node' ? process.execPath : command, [...args, '--help'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: HELP_TIMEOUT_MS,
+    });
+    assert.equal(help.status, 0, `${help.stdout}\n${help.stderr}`);
+    assert.match(help.stdout + help.stderr, /controller/);
+  });
+});
