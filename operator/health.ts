@@ -1,0 +1,36 @@
+// The health and metrics port (10254): /healthz for probes, /metrics for Prometheus.
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HealthCheck {
+  /** Null when healthy, else why not, shown in the 500 body. */
+  (): string | null;
+}
+
+export function createHealthServer(check: HealthCheck, registry: Registry): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const problem = check();
+      const body = problem === null ? 'ok\n' : `${problem}\n`;
+      res.writeHead(problem === null ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(body);
+      return;
+    }
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (error: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`${error.message}\n`);
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  });
+}

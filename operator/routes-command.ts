@@ -1,0 +1,68 @@
+// `pier routes --manifests DIR`: the route table and every warning, for people or (--output json) machines.
+import { resolve } from 'node:path';
+import type { Config } from './config.ts';
+import { computeRoutes } from './routes/compute.ts';
+import type { RouteComputation } from './routes/types.ts';
+import { ManifestSource, type ManifestProblem } from './sources/manifests.ts';
+import { Store } from './store.ts';
+import { describeWarning, routeOptionsFrom } from './runtime.ts';
+
+interface RouteRow {
+  host: string;
+  path: string;
+  pathType: string;
+  backend: string;
+  endpoints: string;
+  ingress: string;
+}
+
+export function routeRows(result: RouteComputation): RouteRow[] {
+  const upstreams = new Map(result.table.upstreams.map((upstream) => [upstream.id, upstream]));
+  const endpointsOf = (id: string): string => {
+    const endpoints = upstreams.get(id)?.endpoints ?? [];
+    return endpoints.length === 0 ? '(none: 503)' : endpoints.map((endpoint) => `${endpoint.address}:${endpoint.port}`).join(',');
+  };
+  const rows: RouteRow[] = [];
+  for (const virtualHost of result.table.virtualHosts) {
+    const host = virtualHost.host === '' ? '*' : virtualHost.host;
+    for (const route of virtualHost.routes) {
+      rows.push({ host, path: route.path, pathType: route.pathType, backend: route.upstream, endpoints: endpointsOf(route.upstream), ingress: `${route.ingress.namespace}/${route.ingress.name}` });
+    }
+    if (virtualHost.fallback) {
+      const ingress = virtualHost.fallback.ingress;
+      rows.push({ host, path: '(default)', pathType: '-', backend: virtualHost.fallback.upstream, endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-' });
+    }
+  }
+  const fallback = result.table.defaultBackend;
+  if (fallback) {
+    const ingress = fallback.ingress;
+    rows.push({ host: '(unmatched)', path: '(default)', pathType: '-', backend: fallback.upstream, endpoints: endpointsOf(fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '--default-backend-service' });
+  }
+  return rows;
+}
+
+function formatTable(rows: RouteRow[]): string {
+  const header: RouteRow = { host: 'HOST', path: 'PATH', pathType: 'TYPE', backend: 'BACKEND', endpoints: 'ENDPOINTS', ingress: 'INGRESS' };
+  const columns = Object.keys(header) as (keyof RouteRow)[];
+  const widths = columns.map((column) => Math.max(...[header, ...rows].map((row) => row[column].length)));
+  return [header, ...rows]
+    .map((row) => columns.map((column, i) => row[column].padEnd(widths[i] as number)).join('  ').trimEnd())
+    .join('\n');
+}
+
+export async function printRoutes(config: Config, out: (text: string) => void): Promise<number> {
+  const source = new ManifestSource(resolve(config.flags.manifests as string));
+  const manifests = await source.loadAll();
+  const result = computeRoutes(Store.fromObjects(manifests.objects).snapshot(), routeOptionsFrom(config.flags));
+  const warnings = [
+    ...manifests.problems.map((problem: ManifestProblem) => problem.message),
+    ...result.warnings.map(describeWarning),
+  ];
+  if (config.flags.output === 'json') {
+    out(JSON.stringify({ routes: routeRows(result), table: result.table, warnings: [...manifests.problems.map((problem) => ({ kind: 'File', ...problem })), ...result.warnings] }, null, 2) + '\n');
+  } else {
+    out(formatTable(routeRows(result)) + '\n');
+    if (warnings.length > 0) out(`\nWarnings:\n${warnings.map((warning) => `  ${warning}`).join('\n')}\n`);
+  }
+  return manifests.failedFiles > 0 ? 1 : 0;
+}

@@ -1,0 +1,94 @@
+// From an Ingress backend to the endpoints that serve it: Service, then Service port, then the
+// EndpointSlices of that Service whose port has the Service port's name.
+import type { IngressBackend, Service, ServicePort } from '../model.ts';
+import type { Snapshot } from '../store.ts';
+import type { Endpoint, UpstreamSpec, WarningReason } from './types.ts';
+
+export interface BackendProblem {
+  readonly reason: WarningReason;
+  readonly message: string;
+}
+
+export interface ResolvedBackend {
+  readonly upstream: UpstreamSpec;
+  /** Why the upstream has no endpoints (or has unusable parts), when it does. */
+  readonly problem: BackendProblem | null;
+}
+
+export type PortRef = { readonly number: number } | { readonly name: string };
+
+export function portRefOf(backend: NonNullable<IngressBackend['service']>): PortRef {
+  return backend.port.name !== undefined ? { name: backend.port.name } : { number: backend.port.number ?? 0 };
+}
+
+function describePort(port: PortRef): string {
+  return 'name' in port ? port.name : String(port.number);
+}
+
+function findServicePort(service: Service, port: PortRef): ServicePort | undefined {
+  const ports = service.spec.ports ?? [];
+  return 'name' in port ? ports.find((p) => p.name === port.name) : ports.find((p) => p.port === port.number);
+}
+
+/** Ready endpoints: `conditions.ready` unset counts as ready, as the EndpointSlice API says. */
+function readyEndpoints(snapshot: Snapshot, namespace: string, service: string, portName: string): Endpoint[] {
+  const seen = new Set<string>();
+  const endpoints: Endpoint[] = [];
+  for (const slice of snapshot.endpointSlicesByService.get(`${namespace}/${service}`) ?? []) {
+    const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === portName);
+    if (!slicePort?.port) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      if (endpoint.conditions?.ready === false) continue;
+      for (const address of endpoint.addresses) {
+        const key = `${address}:${slicePort.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        endpoints.push({ address, port: slicePort.port });
+      }
+    }
+  }
+  return endpoints;
+}
+
+/** ExternalName services are proxied to their DNS name, on the Service port's target port. */
+function externalNameEndpoint(service: Service, servicePort: ServicePort | undefined, port: PortRef): Endpoint | null {
+  const externalName = service.spec.externalName;
+  if (!externalName) return null;
+  const target = servicePort?.targetPort;
+  const number = typeof target === 'number' ? target : (servicePort?.port ?? ('number' in port ? port.number : undefined));
+  return number === undefined ? null : { address: externalName, port: number };
+}
+
+export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef): ResolvedBackend {
+  const id = `${namespace}/${serviceName}:${describePort(port)}`;
+  const base = { id, namespace, service: serviceName, servicePort: describePort(port) };
+  const empty = (reason: WarningReason, message: string): ResolvedBackend => ({
+    upstream: { ...base, endpoints: [] },
+    problem: { reason, message },
+  });
+
+  const service = snapshot.services.get(`${namespace}/${serviceName}`);
+  if (!service) return empty('ServiceNotFound', `Service ${namespace}/${serviceName} not found; requests answer 503`);
+  const servicePort = findServicePort(service, port);
+
+  if (service.spec.type === 'ExternalName') {
+    const endpoint = externalNameEndpoint(service, servicePort, port);
+    if (!endpoint) return empty('ServicePortNotFound', `ExternalName Service ${namespace}/${serviceName} has no port ${describePort(port)}; requests answer 503`);
+    return { upstream: { ...base, endpoints: [endpoint] }, problem: null };
+  }
+  if (!servicePort) {
+    return empty('ServicePortNotFound', `Service ${namespace}/${serviceName} has no port ${describePort(port)}; requests answer 503`);
+  }
+  const endpoints = readyEndpoints(snapshot, namespace, serviceName, servicePort.name ?? '');
+  if (endpoints.length === 0) {
+    return { upstream: { ...base, endpoints }, problem: { reason: 'NoReadyEndpoints', message: `Service ${namespace}/${serviceName} port ${describePort(port)} has no ready endpoints; requests answer 503` } };
+  }
+  return { upstream: { ...base, endpoints }, problem: null };
+}
+
+/** The controller-wide default backend uses the Service's first port, as ingress-nginx does. */
+export function firstPortOf(snapshot: Snapshot, namespace: string, name: string): PortRef | null {
+  const port = snapshot.services.get(`${namespace}/${name}`)?.spec.ports?.[0];
+  if (!port) return null;
+  return port.name ? { name: port.name } : { number: port.port };
+}

@@ -1,0 +1,137 @@
+// Everything after the store, shared by `pier serve` and `pier controller`: compute the routes
+// from a snapshot, swap them into the proxy, report warnings, and serve health and metrics.
+import type { Server } from 'node:http';
+import type { Config } from './config.ts';
+import { createHealthServer } from './health.ts';
+import type { Logger } from './log.ts';
+import type { LoadBalancerIngress } from './model.ts';
+import { computeRoutes } from './routes/compute.ts';
+import type { RouteComputation, RouteOptions, RouteWarning } from './routes/types.ts';
+import type { Snapshot } from './store.ts';
+import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
+import { ProxyServer, type BoundPorts } from '../proxy/server.ts';
+
+export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = []): RouteOptions {
+  return {
+    controllerClass: flags['controller-class'],
+    ingressClass: flags['ingress-class'],
+    watchIngressWithoutClass: flags['watch-ingress-without-class'],
+    defaultBackendService: flags['default-backend-service'] ?? null,
+    annotationsPrefix: flags['annotations-prefix'],
+    statusAddresses,
+  };
+}
+
+export function describeWarning(warning: RouteWarning): string {
+  const name = warning.namespace ? `${warning.namespace}/${warning.name}` : warning.name;
+  return `${warning.kind} ${name}: ${warning.message}`;
+}
+
+export interface RunningPorts extends BoundPorts {
+  readonly healthz: number;
+}
+
+export class Runtime {
+  readonly metrics: PierMetrics = createMetrics();
+  readonly proxy: ProxyServer;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #health: Server;
+  /** Warnings already logged, so a recomputation doesn't repeat them. */
+  #reported = new Set<string>();
+  #routesLoaded = false;
+  #unhealthyBecause: string | null = null;
+  #draining = false;
+
+  constructor(config: Config, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    const flags = config.flags;
+    this.proxy = new ProxyServer(
+      {
+        bindAddress: flags['bind-address'],
+        httpPort: flags['http-port'],
+        defaultServerPort: flags['default-server-port'],
+        timeouts: { connectMs: flags['proxy-connect-timeout'], readMs: flags['proxy-read-timeout'], sendMs: flags['proxy-send-timeout'] },
+      },
+      this.metrics,
+    );
+    this.#health = createHealthServer(() => this.#healthProblem(), this.metrics.registry);
+  }
+
+  #healthProblem(): string | null {
+    if (this.#draining) return 'shutting down';
+    if (this.#unhealthyBecause) return this.#unhealthyBecause;
+    return this.#routesLoaded ? null : 'routes not loaded yet';
+  }
+
+  /** Marks the process unhealthy (a missing permission, say) or healthy again with null. */
+  setUnhealthy(reason: string | null): void {
+    this.#unhealthyBecause = reason;
+  }
+
+  /** Computes routes from the snapshot and swaps them in. Returns the computation for status and events. */
+  apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = []): RouteComputation {
+    const started = performance.now();
+    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses));
+    this.proxy.swap(result.table);
+    this.#routesLoaded = true;
+    this.recordChange(true);
+    const current = new Set<string>();
+    for (const warning of result.warnings) {
+      const text = describeWarning(warning);
+      current.add(text);
+      if (!this.#reported.has(text)) this.#log.warn(text, { reason: warning.reason });
+    }
+    this.#reported = current;
+    this.#log.info('routes applied', {
+      hosts: result.table.virtualHosts.length,
+      ingresses: result.statuses.length,
+      warnings: result.warnings.length,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return result;
+  }
+
+  recordChange(applied: boolean): void {
+    this.metrics.configChanges.inc({ result: applied ? 'applied' : 'failed' });
+    this.metrics.configLastChangeSuccessful.set(applied ? 1 : 0);
+  }
+
+  async start(): Promise<RunningPorts> {
+    const ports = await this.proxy.listen();
+    const flags = this.#config.flags;
+    const healthz = await new Promise<number>((resolve, reject) => {
+      this.#health.once('error', reject);
+      this.#health.listen(flags['healthz-port'], flags['healthz-bind-address'], () => {
+        const address = this.#health.address();
+        resolve(typeof address === 'object' && address ? address.port : flags['healthz-port']);
+      });
+    });
+    this.#log.info('listening', { http: ports.http, defaultServer: ports.defaultServer, healthz });
+    return { ...ports, healthz };
+  }
+
+  /** Fails readiness, lets requests under way finish within the grace period, then closes. */
+  async stop(): Promise<void> {
+    this.#draining = true;
+    const graceMs = this.#config.flags['shutdown-grace-period'];
+    this.#log.info('draining', { graceMs });
+    await this.proxy.close(graceMs);
+    await new Promise<void>((resolve) => this.#health.close(() => resolve()));
+    this.#health.closeAllConnections();
+  }
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,76 @@
+// `pier serve --manifests DIR`: routes from manifest files, watched and applied live.
+import { resolve } from 'node:path';
+import { watch } from 'chokidar';
+import type { Config } from './config.ts';
+import { coalesce } from './coalesce.ts';
+import type { Logger } from './log.ts';
+import { ManifestSource, type ManifestSnapshot } from './sources/manifests.ts';
+import { Store } from './store.ts';
+import { Runtime, untilSignal } from './runtime.ts';
+
+/** Editors save in bursts (write, rename, chmod): wait this long after the last event... */
+const HOLD_OFF_MS = 50;
+/** ...but apply within this long of the first, however long the burst goes on. */
+const MAX_DELAY_MS = 500;
+
+function reportProblems(snapshot: ManifestSnapshot, reported: Set<string>, log: Logger): Set<string> {
+  const current = new Set<string>();
+  for (const problem of snapshot.problems) {
+    current.add(problem.message);
+    if (!reported.has(problem.message)) log.error(problem.message);
+  }
+  return current;
+}
+
+export async function serve(config: Config, log: Logger): Promise<number> {
+  const dir = resolve(config.flags.manifests as string);
+  const source = new ManifestSource(dir);
+  const runtime = new Runtime(config, log);
+  let reportedProblems = new Set<string>();
+
+  const apply = (snapshot: ManifestSnapshot): void => {
+    reportedProblems = reportProblems(snapshot, reportedProblems, log);
+    runtime.apply(Store.fromObjects(snapshot.objects).snapshot());
+    if (snapshot.failedFiles > 0) runtime.recordChange(false);
+  };
+
+  try {
+    apply(await source.loadAll());
+  } catch (error) {
+    log.error(`cannot read manifests in ${dir}: ${(error as Error).message}`);
+    return 1;
+  }
+
+  try {
+    await runtime.start();
+  } catch (error) {
+    log.error(`cannot listen: ${(error as Error).message}`);
+    await runtime.stop();
+    return 1;
+  }
+
+  const changed = new Set<string>();
+  const reload = coalesce(
+    () => {
+      const paths = [...changed];
+      changed.clear();
+      source.reload(paths).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));
+    },
+    HOLD_OFF_MS,
+    MAX_DELAY_MS,
+  );
+  const watcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
+  watcher.on('all', (_event, path) => {
+    changed.add(path);
+    reload.trigger();
+  });
+  watcher.on('error', (error) => log.error(`watching ${dir} failed: ${(error as Error).message}`));
+  log.info('watching manifests', { dir });
+
+  const signal = await untilSignal();
+  log.info('shutting down', { signal });
+  reload.cancel();
+  await watcher.close();
+  await runtime.stop();
+  return 0;
+}

@@ -1,0 +1,183 @@
+// Forwarding one request upstream on undici. The handler writes the upstream's response straight
+// into the client's ServerResponse as it arrives: no buffering, and backpressure both ways (undici
+// pauses reading the upstream while the client is slow; it reads the request body as the upstream
+// takes it).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import type { Target } from './route-table.ts';
+import { clientResponseHeaders, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
+import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
+import type { PierMetrics } from './metrics.ts';
+
+/** nginx's proxy_next_upstream_tries default in ingress-nginx. */
+const MAX_TRIES = 3;
+const IDEMPOTENT_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface Timeouts {
+  readonly connectMs: number;
+  readonly readMs: number;
+  readonly sendMs: number;
+}
+
+export interface ForwardDeps {
+  readonly dispatcher: Dispatcher;
+  readonly timeouts: Timeouts;
+  readonly metrics: PierMetrics;
+}
+
+/** X-Request-ID: 32 hex characters, like nginx's $request_id. */
+export function newRequestId(): string {
+  return randomUUID().replaceAll('-', '');
+}
+
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Answers with a short text body, as nginx's error pages do. */
+export function respondWithStatus(res: ServerResponse, status: number, extraHeaders: readonly string[] = []): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${STATUS_TEXT[status] ?? status}\n`;
+  res.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'server', 'pier', ...extraHeaders]);
+  res.end(body);
+}
+
+export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedFor, deps: ForwardDeps): void {
+  const { labels, upstream } = target;
+  const origins = upstream.origins.length;
+  if (origins === 0) {
+    respondWithStatus(res, STATUS_UNAVAILABLE);
+    deps.metrics.requests.inc({ ...labels, status: String(STATUS_UNAVAILABLE) });
+    return;
+  }
+  const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
+  const withBody = hasRequestBody(req);
+  const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
+  const started = performance.now();
+  let triesLeft = Math.min(MAX_TRIES, origins);
+
+  const attempt = (): void => {
+    triesLeft--;
+    const origin = upstream.nextOrigin() as string;
+    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, (error) => {
+      const failure = classifyUpstreamError(error);
+      const bodyUntouched = !withBody || !req.readableDidRead;
+      const mayRetry = triesLeft > 0 && !res.headersSent && !res.destroyed && bodyUntouched && (failure.beforeRequestSent || retryableOnReset);
+      if (mayRetry) {
+        attempt();
+        return;
+      }
+      deps.metrics.requests.inc({ ...labels, status: String(failure.status) });
+      if (!res.destroyed) respondWithStatus(res, failure.status);
+    }, (status) => {
+      deps.metrics.requests.inc({ ...labels, status: String(status) });
+      deps.metrics.upstreamLatency.observe(labels, (performance.now() - started) / 1000);
+    });
+    deps.dispatcher.dispatch(
+      {
+        origin,
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers,
+        body: withBody ? req : null,
+        headersTimeout: deps.timeouts.readMs,
+        bodyTimeout: deps.timeouts.readMs,
+      },
+      relay,
+    );
+  };
+  attempt();
+}
+
+/**
+ * undici's native handler interface (onConnect/onHeaders/onData/...): the newer controller API
+ * wraps this one and parses every response's headers into an object first, which a proxy then has
+ * to flatten again.
+ */
+class ResponseRelay implements Dispatcher.DispatchHandler {
+  readonly #res: ServerResponse;
+  readonly #onFailure: (error: Error) => void;
+  readonly #onDone: (status: number) => void;
+  #abort: ((error?: Error) => void) | null = null;
+  #status = 0;
+  #done = false;
+  #sendTimer: NodeJS.Timeout | null = null;
+  readonly #onClientClose = (): void => {
+    if (!this.#done) this.#abort?.(new ClientGoneError());
+  };
+
+  constructor(res: ServerResponse, sendTimeoutMs: number, withBody: boolean, onFailure: (error: Error) => void, onDone: (status: number) => void) {
+    this.#res = res;
+    this.#onFailure = onFailure;
+    this.#onDone = onDone;
+    res.once('close', this.#onClientClose);
+    if (withBody) {
+      // The send timeout bounds how long the upstream may take no request body, like nginx's proxy_send_timeout.
+      this.#sendTimer = setTimeout(() => this.#abort?.(new SendTimeoutError(sendTimeoutMs)), sendTimeoutMs);
+      this.#sendTimer.unref();
+    }
+  }
+
+  #settle(): void {
+    this.#done = true;
+    this.#res.off('close', this.#onClientClose);
+    if (this.#sendTimer) clearTimeout(this.#sendTimer);
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#res.destroyed) abort(new ClientGoneError());
+  }
+
+  onBodySent(): void {
+    this.#sendTimer?.refresh();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // 1xx answers are hop-by-hop: node:http already told the client 100 Continue.
+    if (statusCode < 200) return true;
+    if (this.#sendTimer) clearTimeout(this.#sendTimer);
+    this.#status = statusCode;
+    this.#res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders));
+    this.#resumeUpstream = resume;
+    return true;
+  }
+
+  #resumeUpstream: (() => void) | null = null;
+  readonly #onDrain = (): void => this.#resumeUpstream?.();
+
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    // write() is also false once the client has gone: waiting for 'drain' then would park the
+    // upstream connection forever (see data-plane-notes), so abort instead.
+    if (this.#res.destroyed) {
+      this.#abort?.(new ClientGoneError());
+      return false;
+    }
+    this.#res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.#settle();
+    this.#res.end();
+    this.#onDone(this.#status);
+  }
+
+  onError(error: Error): void {
+    this.#settle();
+    this.#res.off('drain', this.#onDrain);
+    if (error instanceof ClientGoneError) return;
+    if (this.#res.headersSent) {
+      // Too late for an error status: cut the response so the client sees it is incomplete.
+      this.#res.destroy(error);
+      return;
+    }
+    this.#onFailure(error);
+  }
+}

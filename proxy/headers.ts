@@ -1,0 +1,117 @@
+// Header rewriting between client and upstream. Pure functions over flat [name, value, ...]
+// arrays, the form node:http and undici both take without building objects.
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection): never forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Set by Pier on every upstream request; a client's own values are not trusted, as in ingress-nginx. */
+const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-request-id']);
+
+export const SERVER_NAME = 'pier';
+
+type HeaderValue = string | Buffer;
+
+function text(value: HeaderValue): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+/** Header names listed in Connection, which are hop-by-hop for this message only. */
+function connectionTokens(raw: readonly HeaderValue[]): Set<string> | null {
+  let tokens: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (text(raw[i] as HeaderValue).toLowerCase() !== 'connection') continue;
+    tokens ??= new Set();
+    for (const token of text(raw[i + 1] as HeaderValue).split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) tokens.add(name);
+    }
+  }
+  return tokens;
+}
+
+export interface ForwardedFor {
+  readonly clientAddress: string;
+  /** `http` or `https`: the scheme the client used to reach Pier. */
+  readonly proto: string;
+  /** The port the client connected to. */
+  readonly port: number;
+}
+
+export interface UpstreamHeaders {
+  readonly headers: string[];
+  readonly requestId: string;
+}
+
+/**
+ * The headers an upstream request carries: the client's, in order and case, less hop-by-hop
+ * ones and Expect (node:http answers 100-continue itself), plus X-Forwarded-*, X-Real-IP and
+ * X-Request-ID. Host and User-Agent pass unchanged. A client's X-Request-ID is kept.
+ */
+export function upstreamRequestHeaders(raw: readonly string[], forwarded: ForwardedFor, newRequestId: () => string): UpstreamHeaders {
+  const listed = connectionTokens(raw);
+  const headers: string[] = [];
+  let host = '';
+  let requestId = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'host') host = value;
+    if (lower === 'x-request-id') {
+      requestId ||= value;
+      continue;
+    }
+    if (lower === 'te') {
+      // TE: trailers is the one TE value that may be forwarded (gRPC needs it).
+      if (/(^|,)\s*trailers\s*(;|,|$)/i.test(value)) headers.push('te', 'trailers');
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || lower === 'expect' || listed?.has(lower)) continue;
+    headers.push(name, value);
+  }
+  requestId ||= newRequestId();
+  headers.push(
+    'x-request-id', requestId,
+    'x-real-ip', forwarded.clientAddress,
+    'x-forwarded-for', forwarded.clientAddress,
+    'x-forwarded-host', host,
+    'x-forwarded-port', String(forwarded.port),
+    'x-forwarded-proto', forwarded.proto,
+  );
+  return { headers, requestId };
+}
+
+/**
+ * The headers a client gets from an upstream response: less hop-by-hop ones, and with Pier's own
+ * Server header in place of the upstream's (node:http adds Date), as nginx does.
+ */
+export function clientResponseHeaders(raw: readonly HeaderValue[]): string[] {
+  const listed = connectionTokens(raw);
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i] as HeaderValue);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || lower === 'server' || lower === 'date' || listed?.has(lower)) continue;
+    headers.push(name, text(raw[i + 1] as HeaderValue));
+  }
+  headers.push('server', SERVER_NAME);
+  return headers;
+}
+
+/** The head of a 101 response for a tunnelled upgrade: here Connection and Upgrade must stay. */
+export function switchingProtocolsHead(raw: readonly HeaderValue[]): string {
+  let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i] as HeaderValue);
+    const lower = name.toLowerCase();
+    if (lower === 'server' || lower === 'date' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+    head += `${name}: ${text(raw[i + 1] as HeaderValue)}\r\n`;
+  }
+  return `${head}server: ${SERVER_NAME}\r\ndate: ${new Date().toUTCString()}\r\n\r\n`;
+}
+
+/** The client's address without the IPv4-mapped IPv6 prefix, as nginx's $remote_addr shows it. */
+export function clientAddressOf(remoteAddress: string | undefined): string {
+  if (!remoteAddress) return '';
+  return remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+}

@@ -1,0 +1,179 @@
+// The compiled route table: a RouteTableSpec turned into lookup structures. Hosts are found by
+// hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
+// hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
+// cost depends on the request, never on how many Ingresses exist.
+import type { Endpoint, FallbackSpec, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import { prefixKey } from '../operator/routes/validation.ts';
+
+/** A Service port with its ready endpoints, and where round-robin is. */
+export class Upstream {
+  readonly spec: UpstreamSpec;
+  /** `http://address:port` for each endpoint, made once here rather than per request. */
+  readonly origins: readonly string[];
+  #next = 0;
+
+  constructor(spec: UpstreamSpec) {
+    this.spec = spec;
+    this.origins = spec.endpoints.map(originOf);
+  }
+
+  /** The next endpoint in round-robin order, or undefined when there are none. */
+  nextOrigin(): string | undefined {
+    if (this.origins.length === 0) return undefined;
+    const origin = this.origins[this.#next % this.origins.length];
+    this.#next = (this.#next + 1) % this.origins.length;
+    return origin;
+  }
+}
+
+function originOf(endpoint: Endpoint): string {
+  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+  return `http://${host}:${endpoint.port}`;
+}
+
+/** What a request is sent to, with the labels its metrics carry. */
+export interface Target {
+  readonly upstream: Upstream;
+  /** The matched route, or null when a default backend took the request. */
+  readonly route: RouteSpec | null;
+  readonly ingress: ObjectRef | null;
+  readonly labels: { readonly namespace: string; readonly ingress: string; readonly service: string };
+}
+
+function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null): Target {
+  return {
+    upstream,
+    route,
+    ingress,
+    labels: { namespace: upstream.spec.namespace, ingress: ingress?.name ?? '', service: upstream.spec.service },
+  };
+}
+
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  target: Target | null;
+}
+
+interface RegexRoute {
+  readonly pattern: RegExp;
+  readonly length: number;
+  readonly target: Target;
+}
+
+class CompiledHost {
+  readonly #exact = new Map<string, Target>();
+  readonly #prefixes: TrieNode = { children: new Map(), target: null };
+  readonly #regexes: RegexRoute[] = [];
+  readonly fallback: Target | null;
+
+  constructor(routes: readonly RouteSpec[], fallback: Target | null, targetFor: (route: RouteSpec) => Target) {
+    this.fallback = fallback;
+    for (const route of routes) {
+      const target = targetFor(route);
+      if (route.match === 'exact') {
+        if (!this.#exact.has(route.path)) this.#exact.set(route.path, target);
+      } else if (route.match === 'prefix') {
+        this.#insertPrefix(prefixKey(route.path), target);
+      } else {
+        // ingress-nginx regex locations are case-insensitive and anchored at the start.
+        this.#regexes.push({ pattern: new RegExp('^' + route.path, 'i'), length: route.path.length, target });
+      }
+    }
+    this.#regexes.sort((a, b) => b.length - a.length);
+  }
+
+  #insertPrefix(key: string, target: Target): void {
+    let node = this.#prefixes;
+    for (const segment of key === '' ? [] : key.slice(1).split('/')) {
+      let child = node.children.get(segment);
+      if (!child) {
+        child = { children: new Map(), target: null };
+        node.children.set(segment, child);
+      }
+      node = child;
+    }
+    node.target ??= target;
+  }
+
+  /** Longest match wins; on equal length Exact beats Prefix beats regex. */
+  match(path: string): Target | null {
+    const exact = this.#exact.get(path);
+    if (exact) return exact;
+
+    let node = this.#prefixes;
+    let best = node.target;
+    let bestLength = 0;
+    let start = 1;
+    while (start <= path.length) {
+      const slash = path.indexOf('/', start);
+      const end = slash === -1 ? path.length : slash;
+      const child = node.children.get(path.slice(start, end));
+      if (!child) break;
+      node = child;
+      if (node.target) {
+        best = node.target;
+        bestLength = end;
+      }
+      start = end + 1;
+    }
+    for (const regex of this.#regexes) {
+      if (best && regex.length <= bestLength) break;
+      if (regex.pattern.test(path)) return regex.target;
+    }
+    return best;
+  }
+}
+
+export class RouteTable {
+  readonly spec: RouteTableSpec;
+  readonly #exactHosts = new Map<string, CompiledHost>();
+  /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
+  readonly #wildcardHosts = new Map<string, CompiledHost>();
+  readonly #catchAll: CompiledHost | null = null;
+  readonly #defaultTarget: Target | null;
+
+  constructor(spec: RouteTableSpec) {
+    this.spec = spec;
+    const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
+    const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
+    const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
+      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress) : null;
+
+    this.#defaultTarget = fallbackTarget(spec.defaultBackend);
+    for (const virtualHost of spec.virtualHosts) {
+      const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) =>
+        makeTarget(upstreamOf(route.upstream), route, route.ingress),
+      );
+      if (virtualHost.host === '') this.#catchAll = compiled;
+      else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
+      else this.#exactHosts.set(virtualHost.host, compiled);
+    }
+  }
+
+  static empty(): RouteTable {
+    return new RouteTable({ virtualHosts: [], defaultBackend: null, upstreams: [] });
+  }
+
+  #hostFor(host: string): CompiledHost | undefined {
+    const exact = this.#exactHosts.get(host);
+    if (exact) return exact;
+    const dot = host.indexOf('.');
+    // A wildcard covers exactly one extra label, so only the first label is stripped.
+    return dot > 0 ? this.#wildcardHosts.get(host.slice(dot + 1)) : undefined;
+  }
+
+  /** True when a rule names this host (exactly or by wildcard), so it isn't the default server's. */
+  hasNamedHost(host: string): boolean {
+    return this.#hostFor(host) !== undefined;
+  }
+
+  /**
+   * Where a request goes, or null for the built-in 404. `host` and `path` must already be
+   * normalized (hostForMatching, pathForMatching).
+   */
+  match(host: string, path: string): Target | null {
+    const compiled = this.#hostFor(host) ?? this.#catchAll;
+    if (!compiled) return this.#defaultTarget;
+    return compiled.match(path) ?? compiled.fallback ?? this.#defaultTarget;
+  }
+}
