@@ -99,7 +99,8 @@ export class ControllerDeployment extends Construct {
       // drains within terminationGracePeriodSeconds. An exec `sleep`, because the kubelet's own
       // `sleep` action (1.30+) is a field the -27 L1 types drop when they serialize.
       lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENDPOINT_DEREGISTRATION_SECONDS)]) },
-      // The root filesystem is read-only; Node and the self-signed fallback certificate need a scratch dir.
+      // The root filesystem is read-only; tsx caches its transforms in os.tmpdir(), and Node and
+      // the self-signed fallback certificate may need scratch files too.
       volumeMounts: [{ path: SCRATCH_DIR, volume: scratch }],
     });
     this.patchWhatPlusCannotExpress();
