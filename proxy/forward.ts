@@ -60,10 +60,12 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
   const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
   const started = performance.now();
   let triesLeft = Math.min(MAX_TRIES, origins);
+  let tried: string[] | null = null;
 
   const attempt = (): void => {
     triesLeft--;
-    const origin = upstream.nextOrigin() as string;
+    const origin = tried === null ? (upstream.nextOrigin() as string) : nextUntried(upstream.origins, tried);
+    (tried ??= []).push(origin);
     const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, (error) => {
       const failure = classifyUpstreamError(error);
       const bodyUntouched = !withBody || !req.readableDidRead;
@@ -92,6 +94,20 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     );
   };
   attempt();
+}
+
+/**
+ * The endpoint after the last one tried that this request hasn't tried yet. Not nextOrigin():
+ * concurrent requests move the shared round-robin position while a connect is failing, so it
+ * could hand the retry the same dead endpoint again.
+ */
+function nextUntried(origins: readonly string[], tried: readonly string[]): string {
+  const last = origins.indexOf(tried[tried.length - 1] as string);
+  for (let step = 1; step <= origins.length; step++) {
+    const origin = origins[(last + step) % origins.length] as string;
+    if (!tried.includes(origin)) return origin;
+  }
+  return origins[(last + 1) % origins.length] as string;
 }
 
 /**
