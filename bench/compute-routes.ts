@@ -1,0 +1,100 @@
+// Control-plane benchmark: how long computeRoutes takes, and how much memory its result holds,
+// for N Ingresses of one host and three paths each (each path its own Service with 3 endpoints).
+// Usage: node --expose-gc --import tsx bench/compute-routes.ts [N ...]   (default 1000 10000)
+import { computeRoutes } from '../operator/routes/compute.ts';
+import { Store } from '../operator/store.ts';
+import { parseObject, type Kind, type KubeObject } from '../operator/model.ts';
+import { RouteTable } from '../proxy/route-table.ts';
+
+const PATHS = ['/', '/api', '/static'];
+const ROUNDS = 5;
+
+function checked(kind: Kind, raw: unknown): KubeObject {
+  const result = parseObject(raw, kind);
+  if (!result.ok) throw new Error(result.error);
+  return result.object;
+}
+
+function objectsFor(count: number): KubeObject[] {
+  const objects: KubeObject[] = [checked('IngressClass', { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'pier' }, spec: { controller: 'pier.dev/ingress-controller' } })];
+  for (let i = 0; i < count; i++) {
+    const namespace = `team-${i % 100}`;
+    objects.push(
+      checked('Ingress', {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: `app-${i}`, namespace, creationTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() },
+        spec: {
+          ingressClassName: 'pier',
+          rules: [{ host: `app-${i}.example.com`, http: { paths: PATHS.map((path, p) => ({ path, pathType: 'Prefix', backend: { service: { name: `svc-${i}-${p}`, port: { number: 80 } } } })) } }],
+        },
+      }),
+    );
+    PATHS.forEach((_, p) => {
+      objects.push(checked('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}-${p}`, namespace }, spec: { ports: [{ name: 'http', port: 80 }] } }));
+      objects.push(
+        checked('EndpointSlice', {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: `svc-${i}-${p}-a`, namespace, labels: { 'kubernetes.io/service-name': `svc-${i}-${p}` } },
+          addressType: 'IPv4',
+          ports: [{ name: 'http', port: 8080 }],
+          endpoints: [1, 2, 3].map((e) => ({ addresses: [`10.${i % 250}.${p}.${e}`], conditions: { ready: true } })),
+        }),
+      );
+    });
+  }
+  return objects;
+}
+
+const options = {
+  controllerClass: 'pier.dev/ingress-controller',
+  ingressClass: 'pier',
+  watchIngressWithoutClass: false,
+  defaultBackendService: null,
+  annotationsPrefix: 'nginx.ingress.kubernetes.io',
+  statusAddresses: [{ ip: '192.0.2.1' }],
+};
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const rows: string[] = [];
+for (const count of counts.length > 0 ? counts : [1000, 10_000]) {
+  const snapshot = Store.fromObjects(objectsFor(count)).snapshot();
+  const computeMs: number[] = [];
+  const compileMs: number[] = [];
+  let heapDelta = 0;
+  const kept: unknown[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let started = performance.now();
+    const result = computeRoutes(snapshot, options);
+    computeMs.push(performance.now() - started);
+    started = performance.now();
+    const table = new RouteTable(result.table);
+    compileMs.push(performance.now() - started);
+    if (round === 0) kept.push(result, table);
+    gc();
+    // Measured on the first round only: later rounds start with the last round's result still
+    // reachable from V8's optimized frames, which hides their size.
+    if (round === 0) heapDelta = process.memoryUsage().heapUsed - heapBefore;
+    if (table.match(`app-${count - 1}.example.com`, '/api/x') === null) throw new Error('benchmark table does not route');
+  }
+  rows.push(
+    `| ${count} | ${median(computeMs).toFixed(1)} | ${Math.min(...computeMs).toFixed(1)} | ${median(compileMs).toFixed(1)} | ${(heapDelta / 1024 / 1024).toFixed(1)} | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} |`,
+  );
+}
+console.log(`computeRoutes, ${ROUNDS} rounds each, one host and ${PATHS.length} paths per Ingress (Node ${process.version})\n`);
+console.log('| Ingresses | computeRoutes median ms | min ms | compile table median ms | result + table heap MiB | process RSS MiB |');
+console.log('|---|---|---|---|---|---|');
+for (const row of rows) console.log(row);
+if (!(globalThis as { gc?: unknown }).gc) console.log('\n(run with node --expose-gc for the heap figures)');
