@@ -4,16 +4,22 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
-import { switchingProtocolsHead, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
+import { SERVER_NAME, clientResponseHeaders, switchingProtocolsHead, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
 import { STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, type ForwardDeps } from './forward.ts';
+
+/** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
+function rawResponseHead(status: number, reason: string, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}date: ${new Date().toUTCString()}\r\nconnection: close\r\n\r\n`;
+}
 
 /** A complete HTTP/1.1 response written on a raw socket, for upgrades that fail. */
 export function writeRawResponse(socket: Duplex, status: number, headers: readonly string[] = [], body = `${STATUS_TEXT[status] ?? status}\n`): void {
   if (socket.destroyed) return;
-  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\nserver: pier\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  socket.end(`${head}\r\n${body}`);
+  const head = rawResponseHead(status, STATUS_TEXT[status] ?? '', ['server', SERVER_NAME, 'content-length', String(Buffer.byteLength(body)), ...headers]);
+  socket.end(head + body);
 }
 
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, forwarded: ForwardedFor, deps: ForwardDeps): void {
@@ -25,8 +31,12 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
   const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;
+  let abortUpstream: ((error?: Error) => void) | null = null;
+  let resumeUpstream: (() => void) | null = null;
+  const onDrain = (): void => resumeUpstream?.();
   const handler: Dispatcher.DispatchHandler = {
     onConnect(abort) {
+      abortUpstream = abort;
       if (clientSocket.destroyed) abort();
       clientSocket.once('close', () => abort());
     },
@@ -42,20 +52,37 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       clientSocket.pipe(upstreamSocket);
       deps.metrics.requests.inc({ ...target.labels, status: String(statusCode) });
     },
-    onHeaders(statusCode, rawHeaders) {
-      // The upstream refused the upgrade with an ordinary response; relay its status.
+    onHeaders(statusCode, rawHeaders, resume, statusText) {
+      // undici hands a non-101 answer to an upgrade here as an ordinary response. Relay all of
+      // it, as nginx does: the status alone would lose e.g. a 401's WWW-Authenticate and body.
+      if (statusCode < 200) return true;
       status = statusCode;
+      resumeUpstream = resume;
+      if (!clientSocket.destroyed) clientSocket.write(rawResponseHead(statusCode, statusText, clientResponseHeaders(rawHeaders)));
       return true;
     },
-    onData() {
-      return true;
+    onData(chunk) {
+      if (clientSocket.write(chunk)) return true;
+      // write() is false too once the client is gone: then 'drain' never comes, so abort.
+      if (clientSocket.destroyed) {
+        abortUpstream?.();
+        return false;
+      }
+      clientSocket.once('drain', onDrain);
+      return false;
     },
     onComplete() {
-      writeRawResponse(clientSocket, status);
+      clientSocket.end();
       deps.metrics.requests.inc({ ...target.labels, status: String(status) });
     },
     onError(error) {
+      clientSocket.off('drain', onDrain);
       if (status === 101) return;
+      if (status !== 0) {
+        // The refusal's head is already out: cut it so the client sees it is incomplete.
+        clientSocket.destroy();
+        return;
+      }
       const failure = classifyUpstreamError(error);
       writeRawResponse(clientSocket, failure.status);
       deps.metrics.requests.inc({ ...target.labels, status: String(failure.status) });
