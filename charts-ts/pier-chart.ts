@@ -89,7 +89,7 @@ export class PierChart extends Chart {
     rbac.allowWritingIngressStatus();
     rbac.allowRecordingEvents();
     rbac.allowLeaderElection(settings.electionId);
-    if (publishesNodeAddresses(settings.statusPublishing)) rbac.allowReadingNodeAddresses();
+    if (publishesNodeAddresses(settings.statusPublishing, settings.serviceType)) rbac.allowReadingNodeAddresses();
 
     const configMap = new ControllerConfigMap(this, 'ConfigMap', { namespace, config: settings.config });
     const service = new ControllerService(this, 'Service', { namespace, type: settings.serviceType });

@@ -91,10 +91,10 @@ export class ControllerRbac extends Construct {
 
   /**
    * Find the addresses of the nodes that run the controller: list its own pods (in its
-   * namespace only) to learn their nodes, then read those nodes.
+   * namespace only) to learn their nodes, then read each of those nodes by name.
    */
   allowReadingNodeAddresses(): void {
-    this.clusterRole.allow(['get', 'list'], resource(CORE, 'nodes'));
+    this.clusterRole.allow(['get'], resource(CORE, 'nodes'));
     this.namespaceRole.allow(['list'], resource(CORE, 'pods'));
   }
 

@@ -12,8 +12,8 @@ export interface PublishFixedAddresses {
 }
 
 /**
- * The addresses of the nodes that run the controller's pods (neither flag set). Only this
- * choice lets the controller list pods and read nodes.
+ * The addresses of the nodes that run the controller's pods (neither flag set): Pier finds its
+ * own pod by POD_NAME, the pods that share its labels, and their nodes.
  */
 export interface PublishNodeAddresses {
   readonly nodeAddresses: true;
@@ -33,7 +33,12 @@ export function statusPublishingArgs(publishing: StatusPublishing, service: stri
   return [`--publish-service=${service}`];
 }
 
-/** Whether the controller needs to read nodes (and list its pods to find them). */
-export function publishesNodeAddresses(publishing: StatusPublishing): boolean {
-  return 'nodeAddresses' in publishing;
+/**
+ * Whether the controller needs to read nodes (and list its pods to find them): for node
+ * addresses, and for a published Service that is not a LoadBalancer, since then the Service has
+ * no address of its own and Pier publishes the nodes' (what NodePort users need), as ingress-nginx does.
+ */
+export function publishesNodeAddresses(publishing: StatusPublishing, serviceType: string): boolean {
+  if ('nodeAddresses' in publishing) return true;
+  return 'publishService' in publishing && serviceType !== 'LoadBalancer';
 }

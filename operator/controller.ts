@@ -1,8 +1,131 @@
-// `pier controller`: cluster mode. Not built yet; see the operator issue.
+// `pier controller`: cluster mode. Informers feed the store; every change (coalesced) recomputes
+// the routes and swaps them into the proxy on every replica; the leader alone writes status and
+// records Events. A missing permission fails /healthz and names what is missing.
+import { hostname } from 'node:os';
+import { CoordinationV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
+import { coalesce } from './coalesce.ts';
+import { Store, type Snapshot } from './store.ts';
+import { Runtime, untilSignal } from './runtime.ts';
+import { ClusterSource } from './sources/cluster.ts';
+import { StatusWriter } from './status.ts';
+import { EventRecorder } from './events.ts';
+import { DEFAULT_LEASE_TIMING, LeaderElector } from './leader.ts';
+import { PublishedAddresses } from './kube/published-addresses.ts';
+import { controllerIdentity, controllerNamespace, loadKubeConfig } from './kube/client.ts';
+import type { RouteComputation } from './routes/types.ts';
+import { apiMessageOf } from './kube/api-errors.ts';
 
-export async function runController(_config: Config, log: Logger): Promise<number> {
-  log.error('pier controller is not implemented yet; use pier serve --manifests DIR');
-  return 1;
+/** A burst of changes is applied this long after its last event... */
+const HOLD_OFF_MS = 100;
+/** ...and never later than this after its first, so 1,000 changes cost one recomputation. */
+const MAX_DELAY_MS = 1_000;
+
+/** Runs leader work one at a time; a request made meanwhile runs next with the newest input. */
+function serialized<T>(work: (input: T) => Promise<void>): (input: T) => void {
+  let running = false;
+  let pending: { input: T } | null = null;
+  const run = async (input: T): Promise<void> => {
+    running = true;
+    try {
+      await work(input);
+    } finally {
+      running = false;
+      const next = pending;
+      pending = null;
+      if (next) void run(next.input);
+    }
+  };
+  return (input) => {
+    if (running) pending = { input };
+    else void run(input);
+  };
+}
+
+export async function runController(config: Config, log: Logger): Promise<number> {
+  const flags = config.flags;
+  let kc;
+  try {
+    kc = loadKubeConfig(flags.kubeconfig);
+  } catch (error) {
+    log.error(`cannot load a kubeconfig: ${(error as Error).message}`);
+    return 1;
+  }
+  const namespace = controllerNamespace(kc, process.env);
+  const identity = controllerIdentity(process.env, hostname(), process.pid);
+  const runtime = new Runtime(config, log);
+  const store = new Store();
+
+  const problems = new Map<string, string>();
+  const setProblem = (where: string, problem: string | null): void => {
+    if (problem === null) problems.delete(where);
+    else problems.set(where, problem);
+    runtime.setUnhealthy(problems.size > 0 ? [...problems.values()].join('\n') : null);
+  };
+
+  const statusWriter = new StatusWriter(kc.makeApiClient(NetworkingV1Api), log);
+  const events = new EventRecorder(kc.makeApiClient(CoreV1Api), identity, log);
+  const leaderWork = serialized(async ({ result, snapshot }: { result: RouteComputation; snapshot: Snapshot }) => {
+    try {
+      const status = await statusWriter.sync(result, snapshot);
+      setProblem('status', status.permissionProblem);
+      setProblem('events', await events.sync(result.warnings, snapshot));
+    } catch (error) {
+      log.error(`leader work failed: ${apiMessageOf(error)}`);
+    }
+  });
+
+  const ownPod = process.env.POD_NAME ? { namespace, name: process.env.POD_NAME } : undefined;
+  const addresses = new PublishedAddresses(flags, ownPod, kc.makeApiClient(CoreV1Api), { onChange: () => reconcile.trigger(), onPermission: (problem) => setProblem('addresses', problem) }, log);
+  let leader: LeaderElector | null = null;
+  let source: ClusterSource | null = null;
+  const reconcile = coalesce(
+    () => {
+      if (!source?.synced) return;
+      const snapshot = store.snapshot();
+      const result = runtime.apply(snapshot, addresses.current(snapshot));
+      if (leader?.isLeader) leaderWork({ result, snapshot });
+    },
+    HOLD_OFF_MS,
+    MAX_DELAY_MS,
+  );
+  source = new ClusterSource(
+    kc,
+    store,
+    { watchNamespace: flags['watch-namespace'], configMap: flags.configmap },
+    { onChange: () => reconcile.trigger(), onPermission: (kind, problem) => setProblem(`watch ${kind}`, problem) },
+    log,
+  );
+  leader = new LeaderElector(
+    kc.makeApiClient(CoordinationV1Api),
+    { namespace, name: flags['election-id'], identity },
+    DEFAULT_LEASE_TIMING,
+    { onStartedLeading: () => reconcile.trigger(), onStoppedLeading: () => undefined, onPermission: (problem) => setProblem('lease', problem) },
+    log,
+  );
+
+  try {
+    await runtime.start();
+  } catch (error) {
+    log.error(`cannot listen: ${(error as Error).message}`);
+    await runtime.stop();
+    return 1;
+  }
+  log.info('starting', { cluster: kc.getCurrentCluster()?.server, namespace, identity, watchNamespace: flags['watch-namespace'] ?? 'all' });
+  const synced = source.start().then(() => {
+    log.info('caches synced');
+    reconcile.trigger();
+  });
+  leader.start();
+
+  const signal = await untilSignal();
+  log.info('shutting down', { signal });
+  reconcile.cancel();
+  addresses.stop();
+  void synced;
+  // Readiness fails and the listeners close first; the Lease is released while requests drain.
+  await Promise.all([runtime.stop(), leader.stop()]);
+  await source.stop();
+  return 0;
 }

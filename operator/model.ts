@@ -99,6 +99,7 @@ export const serviceSchema = z.object({
     .object({
       type: z.string().optional(),
       externalName: z.string().optional(),
+      selector: stringMap.nullish(),
       ports: z.array(servicePort).optional(),
       externalIPs: z.array(z.string()).optional(),
     })

@@ -24,7 +24,7 @@ function namespaceRules(props: Parameters<typeof synthesizePier>[0] = {}): Polic
 
 describe('the ClusterRole', () => {
   it('grants exactly the verbs the operator uses, resource by resource', () => {
-    assert.deepEqual(verbsByResource(clusterRules()), CLUSTER_VERBS);
+    assert.deepEqual(verbsByResource(clusterRules({ statusPublishing: { addresses: ['203.0.113.10'] } })), CLUSTER_VERBS);
   });
 
   it('has no wildcard and no rule limited to names', () => {
@@ -38,18 +38,21 @@ describe('the ClusterRole', () => {
     assert.deepEqual(verbsByResource(clusterRules())['core/secrets'], ['list', 'watch']);
   });
 
-  it('leaves out nodes and pods when status comes from the Service or fixed addresses', () => {
-    for (const statusPublishing of [undefined, { publishService: true } as const, { addresses: ['203.0.113.10'] }]) {
-      const granted = { ...verbsByResource(clusterRules({ statusPublishing })), ...verbsByResource(namespaceRules({ statusPublishing })) };
-      assert.equal(granted['core/nodes'], undefined);
-      assert.equal(granted['core/pods'], undefined);
+  it('leaves out nodes and pods when status comes from fixed addresses or a LoadBalancer Service', () => {
+    const cases = [{ statusPublishing: { addresses: ['203.0.113.10'] } }, { statusPublishing: { publishService: true } as const, serviceType: 'LoadBalancer' as const }];
+    for (const props of cases) {
+      const granted = { ...verbsByResource(clusterRules(props)), ...verbsByResource(namespaceRules(props)) };
+      assert.equal(granted['core/nodes'], undefined, JSON.stringify(props));
+      assert.equal(granted['core/pods'], undefined, JSON.stringify(props));
     }
   });
 
-  it('lets the controller get and list nodes, and list pods in its own namespace only, when status comes from node addresses', () => {
-    const statusPublishing = { nodeAddresses: true } as const;
-    assert.deepEqual(verbsByResource(clusterRules({ statusPublishing })), { ...CLUSTER_VERBS, 'core/nodes': ['get', 'list'] });
-    assert.deepEqual(verbsByResource(namespaceRules({ statusPublishing }))['core/pods'], ['list']);
+  it('lets the controller get nodes, and list pods in its own namespace only, when status comes from node addresses', () => {
+    const cases = [{ statusPublishing: { nodeAddresses: true } as const }, {}, { serviceType: 'NodePort' as const }, { serviceType: 'ClusterIP' as const }];
+    for (const props of cases) {
+      assert.deepEqual(verbsByResource(clusterRules(props)), { ...CLUSTER_VERBS, 'core/nodes': ['get'] }, JSON.stringify(props));
+      assert.deepEqual(verbsByResource(namespaceRules(props))['core/pods'], ['list'], JSON.stringify(props));
+    }
   });
 
   it('is bound to the pier ServiceAccount in Pier\'s namespace', () => {
@@ -70,7 +73,8 @@ describe('the leader-election Role', () => {
   });
 
   it('lets the controller create Leases without a name, since RBAC cannot limit create by name', () => {
-    assert.deepEqual(verbsByResource(namespaceRules()), { 'coordination.k8s.io/leases': ['create'] });
+    assert.deepEqual(verbsByResource(namespaceRules()), { 'coordination.k8s.io/leases': ['create'], 'core/pods': ['list'] });
+    assert.deepEqual(verbsByResource(namespaceRules({ serviceType: 'LoadBalancer' })), { 'coordination.k8s.io/leases': ['create'] });
   });
 
   it('follows the electionId prop', () => {

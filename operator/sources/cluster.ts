@@ -1,0 +1,225 @@
+// The cluster source: one client-node informer (ListWatch) per kind Pier reads, feeding the store.
+// client-node's ListWatch relists by itself on 410 Gone but stops on any other error, so each one
+// is restarted here with backoff. A 403 is reported as the exact permission that is missing.
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  ListWatch,
+  NetworkingV1Api,
+  Watch,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { objectKey, parseObject, type Kind } from '../model.ts';
+import type { Store } from '../store.ts';
+import type { Logger } from '../log.ts';
+import { isForbidden, missingPermissionMessage, apiMessageOf, type Permission } from '../kube/api-errors.ts';
+
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+
+interface ListResult {
+  metadata?: { resourceVersion?: string };
+  items: KubernetesObject[];
+}
+
+interface WatchedKind {
+  readonly kind: Kind;
+  readonly apiVersion: string;
+  /** Plural resource name with its group, as RBAC names it. */
+  readonly resource: string;
+  /** The watch path, namespaced when the watch is. */
+  readonly path: string;
+  /** Undefined for the cluster scope. */
+  readonly namespace: string | undefined;
+  readonly fieldSelector: string | undefined;
+  readonly list: () => Promise<ListResult>;
+}
+
+export interface ClusterSourceOptions {
+  /** Only this namespace, or all when undefined. */
+  readonly watchNamespace: string | undefined;
+  /** The controller's ConfigMap, watched by name when set. */
+  readonly configMap: { namespace: string; name: string } | undefined;
+}
+
+export interface ClusterSourceEvents {
+  /** Something in the store changed. */
+  onChange(): void;
+  /** A kind's permission is missing (message) or works again (null). */
+  onPermission(kind: Kind, problem: string | null): void;
+}
+
+/** The API path of a collection: core types under /api/v1, the rest under /apis/<group>/v1. */
+function collectionPath(group: string, resource: string, namespace: string | undefined): string {
+  const base = group === '' ? '/api/v1' : `/apis/${group}/v1`;
+  return namespace ? `${base}/namespaces/${namespace}/${resource}` : `${base}/${resource}`;
+}
+
+function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKind[] {
+  const core = kc.makeApiClient(CoreV1Api);
+  const networking = kc.makeApiClient(NetworkingV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const ns = options.watchNamespace;
+  const tlsOnly = `type=${TLS_SECRET_TYPE}`;
+  const kinds: WatchedKind[] = [
+    {
+      kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', resource: 'ingresses.networking.k8s.io', namespace: ns, fieldSelector: undefined,
+      path: collectionPath('networking.k8s.io', 'ingresses', ns),
+      list: () => (ns ? networking.listNamespacedIngress({ namespace: ns }) : networking.listIngressForAllNamespaces()),
+    },
+    {
+      kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', resource: 'ingressclasses.networking.k8s.io', namespace: undefined, fieldSelector: undefined,
+      path: collectionPath('networking.k8s.io', 'ingressclasses', undefined),
+      list: () => networking.listIngressClass(),
+    },
+    {
+      kind: 'Service', apiVersion: 'v1', resource: 'services', namespace: ns, fieldSelector: undefined,
+      path: collectionPath('', 'services', ns),
+      list: () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()),
+    },
+    {
+      kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices.discovery.k8s.io', namespace: ns, fieldSelector: undefined,
+      path: collectionPath('discovery.k8s.io', 'endpointslices', ns),
+      list: () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()),
+    },
+    {
+      // Only TLS Secrets, selected by the server: Pier never sees other Secrets.
+      kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: tlsOnly,
+      path: collectionPath('', 'secrets', ns),
+      list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tlsOnly }) : core.listSecretForAllNamespaces({ fieldSelector: tlsOnly })),
+    },
+  ];
+  if (options.configMap) {
+    const { namespace, name } = options.configMap;
+    const byName = `metadata.name=${name}`;
+    kinds.push({
+      kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: byName,
+      path: collectionPath('', 'configmaps', namespace),
+      list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
+    });
+  }
+  return kinds;
+}
+
+/**
+ * Typed list calls give Date objects and no kind; watch events give wire JSON. Both become wire
+ * JSON with kind, apiVersion and a canonical creationTimestamp, so ages compare correctly.
+ */
+export function toWireObject(object: KubernetesObject, kind: string, apiVersion: string): Record<string, unknown> {
+  const wire = JSON.parse(JSON.stringify(object)) as Record<string, unknown> & { metadata?: Record<string, unknown> };
+  wire.kind = kind;
+  wire.apiVersion = apiVersion;
+  const created = wire.metadata?.creationTimestamp;
+  if (wire.metadata && typeof created === 'string') wire.metadata.creationTimestamp = new Date(created).toISOString();
+  return wire;
+}
+
+export class ClusterSource {
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #events: ClusterSourceEvents;
+  readonly #kinds: WatchedKind[];
+  readonly #informers = new Map<Kind, ListWatch<KubernetesObject>>();
+  readonly #synced = new Set<Kind>();
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
+  readonly #kc: KubeConfig;
+  #stopped = false;
+  #onSynced: (() => void) | null = null;
+
+  constructor(kc: KubeConfig, store: Store, options: ClusterSourceOptions, events: ClusterSourceEvents, log: Logger) {
+    this.#kc = kc;
+    this.#store = store;
+    this.#events = events;
+    this.#log = log;
+    this.#kinds = watchedKinds(kc, options);
+  }
+
+  /** What Pier needs to list and watch, for the missing-permission checks. */
+  get permissions(): Permission[] {
+    return this.#kinds.flatMap((watched) => ['list', 'watch'].map((verb) => ({ verb, resource: watched.resource, namespace: watched.namespace })));
+  }
+
+  /** Starts every informer; resolves once each kind has been listed once. */
+  start(): Promise<void> {
+    const synced = new Promise<void>((resolve) => {
+      this.#onSynced = resolve;
+    });
+    for (const watched of this.#kinds) this.#startKind(watched, FIRST_RETRY_MS);
+    return synced;
+  }
+
+  get synced(): boolean {
+    return this.#synced.size === this.#kinds.length;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    await Promise.all([...this.#informers.values()].map((informer) => informer.stop()));
+  }
+
+  #startKind(watched: WatchedKind, retryMs: number): void {
+    const { kind } = watched;
+    const listFn = async (): Promise<ListResult> => {
+      let list: ListResult;
+      try {
+        list = await watched.list();
+      } catch (error) {
+        throw Object.assign(error as Error, { pierVerb: 'list' });
+      }
+      // The list worked: permission is fine, and the kind counts as synced once its items are in.
+      this.#events.onPermission(kind, null);
+      setImmediate(() => this.#markSynced(kind));
+      return { metadata: list.metadata, items: list.items.map((item) => toWireObject(item, kind, watched.apiVersion) as KubernetesObject) };
+    };
+    const informer = new ListWatch<KubernetesObject>(watched.path, new Watch(this.#kc), listFn, false, undefined, watched.fieldSelector);
+    this.#informers.set(kind, informer);
+    const upsert = (object: KubernetesObject): void => this.#upsert(watched, object);
+    informer.on('add', upsert);
+    informer.on('update', upsert);
+    informer.on('delete', (object) => {
+      this.#store.delete(kind, objectKey({ namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
+      this.#events.onChange();
+    });
+    informer.on('error', (error: unknown) => {
+      if (this.#stopped) return;
+      const verb = (error as { pierVerb?: string }).pierVerb ?? 'watch';
+      if (isForbidden(error)) {
+        const message = missingPermissionMessage({ verb, resource: watched.resource, namespace: watched.namespace }, error);
+        this.#log.error(message);
+        this.#events.onPermission(kind, message);
+      } else {
+        this.#log.warn(`${verb} ${watched.resource} failed; retrying in ${retryMs} ms`, { error: apiMessageOf(error) });
+      }
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        if (!this.#stopped) this.#startKind(watched, Math.min(retryMs * 2, MAX_RETRY_MS));
+      }, retryMs);
+      this.#retryTimers.add(timer);
+    });
+    informer.on('connect', () => {
+      this.#log.debug(`watching ${watched.resource}`, { namespace: watched.namespace });
+    });
+    informer.start().catch((error: unknown) => this.#log.error(`starting the ${kind} informer failed: ${apiMessageOf(error)}`));
+  }
+
+  #upsert(watched: WatchedKind, object: KubernetesObject): void {
+    const wire = object.kind ? object : toWireObject(object, watched.kind, watched.apiVersion);
+    const parsed = parseObject(wire, watched.kind);
+    if (!parsed.ok) {
+      const name = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+      this.#log.warn(`${watched.kind} ${name} is invalid and ignored; its last good version stays in force: ${parsed.error}`);
+      return;
+    }
+    this.#store.set(parsed.object);
+    this.#events.onChange();
+  }
+
+  #markSynced(kind: Kind): void {
+    if (this.#synced.has(kind)) return;
+    this.#synced.add(kind);
+    if (this.synced) this.#onSynced?.();
+  }
+}
