@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`): finds every *.test.ts under test/ and runs them on
 // node's test runner through tsx. Node 20's runner has no glob support, hence this file.
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// When a selected suite uses test/helpers/cluster.ts it also brings up the real control plane
+// (test/cluster/cluster.sh, building kube-apiserver/etcd on first use) before the tests, so the
+// build isn't charged to a test's timeout, and stops it afterwards if this run started it.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const clusterScript = join(root, 'test', 'cluster', 'cluster.sh');
+const clusterKubeconfig = join(root, '.cluster', 'kubeconfig');
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -16,10 +21,39 @@ function findTests(dir) {
   });
 }
 
+function cluster(command, stdio = 'inherit') {
+  return spawnSync('bash', [clusterScript, command], { cwd: root, stdio }).status;
+}
+
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : findTests(join(root, 'test')).sort();
+// A caller-provided PIER_TEST_KUBECONFIG means "use that cluster": don't manage one here.
+const manageCluster = process.env.PIER_TEST_KUBECONFIG === undefined;
+const usesClusterHelper = (file) => {
+  const path = resolve(root, file);
+  return existsSync(path) && /helpers\/cluster(\.ts)?['"]/.test(readFileSync(path, 'utf8'));
+};
+const needsCluster = files.some(usesClusterHelper);
+const wasUp = manageCluster && cluster('status', 'ignore') === 0;
+
+const env = { ...process.env };
+if (manageCluster && needsCluster) {
+  if (!wasUp && cluster('up') !== 0) {
+    console.error('run.mjs: the test control plane did not start (see above); not running the tests');
+    cluster('down');
+    process.exit(1);
+  }
+  env.PIER_TEST_KUBECONFIG = clusterKubeconfig;
+}
+
+// Stop the control plane on Ctrl-C too; the child gets the same SIGINT and exits on its own.
+const ignoreSignal = () => {};
+process.on('SIGINT', ignoreSignal).on('SIGTERM', ignoreSignal);
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
+  env,
 });
+// Also catches a control plane that a suite started itself through ensureControlPlane().
+if (manageCluster && !wasUp && existsSync(join(root, '.cluster'))) cluster('down');
 process.exit(result.status ?? 1);
