@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real, RBAC-enforcing Kubernetes control plane (etcd + kube-apiserver, no controller-manager,
-# no kubelet) on loopback, for tests. Usage: cluster.sh up|down|status   (npm run cluster -- up)
+# no kubelet) on loopback, for tests. Usage: cluster.sh up|down|status|restart-apiserver   (npm run cluster -- up)
 # State (pids, logs, pki, etcd data, kubeconfig) lives in <repo>/.cluster/ and is removed by `down`.
 # Env: PIER_APISERVER_PORT / PIER_ETCD_PORT pin ports (default: free ones),
 #      PIER_CLUSTER_READY_TIMEOUT seconds to wait for /readyz (default 120).
@@ -133,6 +133,34 @@ wait_for() { # <name> <timeout s> <check command...>
   done
 }
 
+# envtest's flags, plus: no ServiceAccount admission (no controller-manager makes a "default"
+# SA), no endpoint reconciler (a loopback address can't back the kubernetes Service), and
+# priority-and-fairness/profiling off to stay light on 2 cores. `up` and `restart-apiserver` share it.
+start_apiserver() { # <bin dir> <etcd url> <server url https://127.0.0.1:PORT>
+  local bin="$1" etcd_url="$2" server="$3"
+  start_daemon kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers="$etcd_url" \
+    --bind-address=127.0.0.1 --secure-port="${server##*:}" \
+    --cert-dir="$pki" --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" \
+    --authorization-mode=RBAC \
+    --service-account-issuer="$server" \
+    --service-account-key-file="$pki/sa.pub" \
+    --service-account-signing-key-file="$pki/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --allow-privileged=true \
+    --disable-admission-plugins=ServiceAccount \
+    --endpoint-reconciler-type=none \
+    --enable-priority-and-fairness=false \
+    --profiling=false \
+    -v=1
+}
+
+wait_for_apiserver() { # <server url>
+  wait_for kube-apiserver "${PIER_CLUSTER_READY_TIMEOUT:-120}" \
+    curl -fsS --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$1/readyz"
+}
+
 cmd_up() {
   if is_ready; then
     say "already up at $(apiserver_url) (kubeconfig: $kubeconfig)"
@@ -176,29 +204,24 @@ cmd_up() {
     --unsafe-no-fsync=true --log-level=warn
   wait_for etcd 30 curl -fsS --max-time 2 "$etcd_url/health"
 
-  # envtest's flags, plus: no ServiceAccount admission (no controller-manager makes a "default"
-  # SA), no endpoint reconciler (a loopback address can't back the kubernetes Service), and
-  # priority-and-fairness/profiling off to stay light on 2 cores.
-  start_daemon kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers="$etcd_url" \
-    --bind-address=127.0.0.1 --secure-port="$api_port" \
-    --cert-dir="$pki" --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
-    --client-ca-file="$pki/ca.crt" \
-    --authorization-mode=RBAC \
-    --service-account-issuer="$server" \
-    --service-account-key-file="$pki/sa.pub" \
-    --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --allow-privileged=true \
-    --disable-admission-plugins=ServiceAccount \
-    --endpoint-reconciler-type=none \
-    --enable-priority-and-fairness=false \
-    --profiling=false \
-    -v=1
+  start_apiserver "$bin" "$etcd_url" "$server"
   write_kubeconfig "$server"
-  local timeout="${PIER_CLUSTER_READY_TIMEOUT:-120}"
-  wait_for kube-apiserver "$timeout" curl -fsS --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server/readyz"
+  wait_for_apiserver "$server"
   say "up at $server (etcd $etcd_url); kubeconfig: $kubeconfig"
+}
+
+# Stops kube-apiserver and starts it again with the same flags, port, PKI and etcd (for tests of
+# clients that must survive an API server restart).
+cmd_restart_apiserver() {
+  is_ready || die "not up; run \`$0 up\` first"
+  local server etcd_url bin
+  server="$(apiserver_url)"
+  etcd_url="$(sed -n 's/^ETCD_URL=//p' "$state/cluster.env")"
+  bin="$(sed -n 's/^BIN_DIR=//p' "$state/cluster.env")"
+  stop_pid kube-apiserver
+  start_apiserver "$bin" "$etcd_url" "$server"
+  wait_for_apiserver "$server"
+  say "kube-apiserver restarted at $server"
 }
 
 cmd_down_quiet() {
@@ -233,6 +256,7 @@ lock="${XDG_RUNTIME_DIR:-/tmp}/pier-cluster-$(printf '%s' "$root" | cksum | cut 
 case "${1:-}" in
   up)     exec 9>"$lock"; flock 9; cmd_up ;;
   down)   exec 9>"$lock"; flock 9; cmd_down ;;
+  restart-apiserver) exec 9>"$lock"; flock 9; cmd_restart_apiserver ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|restart-apiserver" >&2; exit 2 ;;
 esac
