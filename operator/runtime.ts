@@ -7,11 +7,13 @@ import type { Logger } from './log.ts';
 import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
 import type { RouteComputation, RouteOptions, RouteWarning } from './routes/types.ts';
+import { CertificateCache } from './routes/tls.ts';
 import type { Snapshot } from './store.ts';
 import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
 import { ProxyServer, type BoundPorts } from '../proxy/server.ts';
 
-export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = []): RouteOptions {
+/** The computation's options from the flags; `now` is the clock certificates are checked against. */
+export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = [], now = Date.now(), certificateCache?: CertificateCache): RouteOptions {
   return {
     controllerClass: flags['controller-class'],
     ingressClass: flags['ingress-class'],
@@ -19,6 +21,10 @@ export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readon
     defaultBackendService: flags['default-backend-service'] ?? null,
     annotationsPrefix: flags['annotations-prefix'],
     statusAddresses,
+    defaultSslCertificate: flags['default-ssl-certificate'] ?? null,
+    configMap: flags.configmap ?? null,
+    now,
+    ...(certificateCache ? { certificateCache } : {}),
   };
 }
 
@@ -37,6 +43,8 @@ export class Runtime {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #health: Server;
+  /** Parsed certificates, kept between computations so an unchanged Secret isn't parsed again. */
+  readonly #certificates = new CertificateCache();
   /** Warnings already logged, so a recomputation doesn't repeat them. */
   #reported = new Set<string>();
   #routesLoaded = false;
@@ -51,6 +59,7 @@ export class Runtime {
       {
         bindAddress: flags['bind-address'],
         httpPort: flags['http-port'],
+        httpsPort: flags['https-port'],
         defaultServerPort: flags['default-server-port'],
         timeouts: { connectMs: flags['proxy-connect-timeout'], readMs: flags['proxy-read-timeout'], sendMs: flags['proxy-send-timeout'] },
       },
@@ -73,7 +82,7 @@ export class Runtime {
   /** Computes routes from the snapshot and swaps them in. Returns the computation for status and events. */
   apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = []): RouteComputation {
     const started = performance.now();
-    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses));
+    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
     this.proxy.swap(result.table);
     this.#routesLoaded = true;
     this.recordChange(true);
@@ -108,7 +117,7 @@ export class Runtime {
         resolve(typeof address === 'object' && address ? address.port : flags['healthz-port']);
       });
     });
-    this.#log.info('listening', { http: ports.http, defaultServer: ports.defaultServer, healthz });
+    this.#log.info('listening', { http: ports.http, https: ports.https ?? undefined, defaultServer: ports.defaultServer, healthz });
     return { ...ports, healthz };
   }
 

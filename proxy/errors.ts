@@ -59,6 +59,10 @@ export class ClientGoneError extends Error {
 }
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  301: '301 Moved Permanently',
+  302: '302 Found',
+  307: '307 Temporary Redirect',
+  308: '308 Permanent Redirect',
   [STATUS_NOT_FOUND]: 'default backend - 404',
   [STATUS_BAD_GATEWAY]: '502 Bad Gateway',
   [STATUS_UNAVAILABLE]: '503 Service Temporarily Unavailable',

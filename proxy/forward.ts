@@ -2,11 +2,13 @@
 // into the client's ServerResponse as it arrives: no buffering, and backpressure both ways (undici
 // pauses reading the upstream while the client is slow; it reads the request body as the upstream
 // takes it).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
+import type { BackendProtocol } from '../operator/routes/types.ts';
 import type { Target } from './route-table.ts';
-import { clientResponseHeaders, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
+import { clientResponseHeaders, trailersOf, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
 import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import type { PierMetrics } from './metrics.ts';
 
@@ -20,8 +22,15 @@ export interface Timeouts {
   readonly sendMs: number;
 }
 
+/** A client request from the HTTP port, or from the HTTPS port over HTTP/1.1 or HTTP/2 (the compat API). */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+export type ClientResponse = ServerResponse | Http2ServerResponse;
+
+/** One dispatcher per backend protocol: HTTP/1.1 (clear or TLS), h2c, and h2 over TLS. */
+export type Dispatchers = Readonly<Record<BackendProtocol, Dispatcher>>;
+
 export interface ForwardDeps {
-  readonly dispatcher: Dispatcher;
+  readonly dispatchers: Dispatchers;
   readonly timeouts: Timeouts;
   readonly metrics: PierMetrics;
 }
@@ -31,30 +40,49 @@ export function newRequestId(): string {
   return randomUUID().replaceAll('-', '');
 }
 
-export function hasRequestBody(req: IncomingMessage): boolean {
+export function hasRequestBody(req: ClientRequest): boolean {
+  // HTTP/2 bodies often have no length (gRPC's never do): the stream says whether one follows.
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** True once the client's connection (or HTTP/2 stream) is gone. */
+export function isClientGone(res: ClientResponse): boolean {
+  return res instanceof Http2ServerResponse ? res.stream.destroyed : res.destroyed;
+}
+
+/** writeHead with a flat header list; HTTP/2 has no reason phrase (node warns when given one). */
+export function writeResponseHead(res: ClientResponse, status: number, statusText: string, headers: readonly string[]): void {
+  // Node 20 takes a flat array here too (appending duplicates), though @types/node doesn't say so.
+  if (res instanceof Http2ServerResponse) res.writeHead(status, headers as unknown as OutgoingHttpHeaders);
+  else res.writeHead(status, statusText, headers as string[]);
+}
+
 /** Answers with a short text body, as nginx's error pages do. */
-export function respondWithStatus(res: ServerResponse, status: number, extraHeaders: readonly string[] = []): void {
+export function respondWithStatus(res: ClientResponse, status: number, extraHeaders: readonly string[] = []): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `${STATUS_TEXT[status] ?? status}\n`;
-  res.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'server', 'pier', ...extraHeaders]);
+  writeResponseHead(res, status, '', ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'server', 'pier', ...extraHeaders]);
   res.end(body);
 }
 
-export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedFor, deps: ForwardDeps): void {
+/**
+ * Sends the request to the target's upstream and relays the answer. `addedHeaders` (flat,
+ * lower-case) go on the response in place of the upstream's own: HSTS on HTTPS.
+ */
+export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, forwarded: ForwardedFor, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
   const { labels, upstream } = target;
   const origins = upstream.origins.length;
   if (origins === 0) {
-    respondWithStatus(res, STATUS_UNAVAILABLE);
+    respondWithStatus(res, STATUS_UNAVAILABLE, addedHeaders);
     deps.metrics.requests.inc({ ...labels, status: String(STATUS_UNAVAILABLE) });
     return;
   }
+  const dispatcher = deps.dispatchers[upstream.protocol];
   const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
   const withBody = hasRequestBody(req);
   const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
@@ -66,21 +94,21 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     triesLeft--;
     const origin = tried === null ? (upstream.nextOrigin() as string) : nextUntried(upstream.origins, tried);
     (tried ??= []).push(origin);
-    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, (error) => {
+    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, addedHeaders, (error) => {
       const failure = classifyUpstreamError(error);
       const bodyUntouched = !withBody || !req.readableDidRead;
-      const mayRetry = triesLeft > 0 && !res.headersSent && !res.destroyed && bodyUntouched && (failure.beforeRequestSent || retryableOnReset);
+      const mayRetry = triesLeft > 0 && !res.headersSent && !isClientGone(res) && bodyUntouched && (failure.beforeRequestSent || retryableOnReset);
       if (mayRetry) {
         attempt();
         return;
       }
       deps.metrics.requests.inc({ ...labels, status: String(failure.status) });
-      if (!res.destroyed) respondWithStatus(res, failure.status);
+      if (!isClientGone(res)) respondWithStatus(res, failure.status, addedHeaders);
     }, (status) => {
       deps.metrics.requests.inc({ ...labels, status: String(status) });
       deps.metrics.upstreamLatency.observe(labels, (performance.now() - started) / 1000);
     });
-    deps.dispatcher.dispatch(
+    dispatcher.dispatch(
       {
         origin,
         method: req.method ?? 'GET',
@@ -116,7 +144,8 @@ function nextUntried(origins: readonly string[], tried: readonly string[]): stri
  * to flatten again.
  */
 class ResponseRelay implements Dispatcher.DispatchHandler {
-  readonly #res: ServerResponse;
+  readonly #res: ClientResponse;
+  readonly #addedHeaders: readonly string[];
   readonly #onFailure: (error: Error) => void;
   readonly #onDone: (status: number) => void;
   #abort: ((error?: Error) => void) | null = null;
@@ -127,8 +156,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (!this.#done) this.#abort?.(new ClientGoneError());
   };
 
-  constructor(res: ServerResponse, sendTimeoutMs: number, withBody: boolean, onFailure: (error: Error) => void, onDone: (status: number) => void) {
+  constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, addedHeaders: readonly string[], onFailure: (error: Error) => void, onDone: (status: number) => void) {
     this.#res = res;
+    this.#addedHeaders = addedHeaders;
     this.#onFailure = onFailure;
     this.#onDone = onDone;
     res.once('close', this.#onClientClose);
@@ -147,7 +177,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
-    if (this.#res.destroyed) abort(new ClientGoneError());
+    if (isClientGone(this.#res)) abort(new ClientGoneError());
   }
 
   onBodySent(): void {
@@ -159,7 +189,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     if (this.#sendTimer) clearTimeout(this.#sendTimer);
     this.#status = statusCode;
-    this.#res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders));
+    writeResponseHead(this.#res, statusCode, statusText, clientResponseHeaders(rawHeaders, this.#addedHeaders));
     this.#resumeUpstream = resume;
     return true;
   }
@@ -168,10 +198,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #onDrain = (): void => this.#resumeUpstream?.();
 
   onData(chunk: Buffer): boolean {
-    if (this.#res.write(chunk)) return true;
+    if ((this.#res as { write(chunk: Buffer): boolean }).write(chunk)) return true;
     // write() is also false once the client has gone: waiting for 'drain' then would park the
     // upstream connection forever (see data-plane-notes), so abort instead.
-    if (this.#res.destroyed) {
+    if (isClientGone(this.#res)) {
       this.#abort?.(new ClientGoneError());
       return false;
     }
@@ -179,8 +209,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers: string[] | null): void {
     this.#settle();
+    // gRPC's status travels in trailers. Over HTTP/1.1 node sends them only on chunked responses.
+    // undici's types say string[]; it passes raw Buffers over HTTP/1.1 and an object over HTTP/2.
+    const passed = trailersOf(trailers as unknown as Parameters<typeof trailersOf>[0]);
+    if (passed) this.#res.addTrailers(passed);
     this.#res.end();
     this.#onDone(this.#status);
   }

@@ -8,6 +8,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-request-id']);
 
 export const SERVER_NAME = 'pier';
+const COLON = 0x3a;
 
 type HeaderValue = string | Buffer;
 
@@ -45,16 +46,24 @@ export interface UpstreamHeaders {
 /**
  * The headers an upstream request carries: the client's, in order and case, less hop-by-hop
  * ones and Expect (node:http answers 100-continue itself), plus X-Forwarded-*, X-Real-IP and
- * X-Request-ID. Host and User-Agent pass unchanged. A client's X-Request-ID is kept.
+ * X-Request-ID. Host and User-Agent pass unchanged. A client's X-Request-ID is kept. From an
+ * HTTP/2 client, pseudo-headers are dropped, `:authority` becomes Host when there is none, and
+ * the Cookie fields HTTP/2 splits are joined again (RFC 9113 §8.2.3).
  */
 export function upstreamRequestHeaders(raw: readonly string[], forwarded: ForwardedFor, newRequestId: () => string): UpstreamHeaders {
   const listed = connectionTokens(raw);
   const headers: string[] = [];
   let host = '';
+  let authority = '';
   let requestId = '';
+  let cookieIndex = -1;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (name.charCodeAt(0) === COLON) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'host') host = value;
     if (lower === 'x-request-id') {
@@ -67,7 +76,18 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
       continue;
     }
     if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || lower === 'expect' || listed?.has(lower)) continue;
+    if (lower === 'cookie') {
+      if (cookieIndex !== -1) {
+        headers[cookieIndex] += `; ${value}`;
+        continue;
+      }
+      cookieIndex = headers.length + 1;
+    }
     headers.push(name, value);
+  }
+  if (!host && authority) {
+    host = authority;
+    headers.unshift('host', authority);
   }
   requestId ||= newRequestId();
   headers.push(
@@ -83,19 +103,46 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
 
 /**
  * The headers a client gets from an upstream response: less hop-by-hop ones, and with Pier's own
- * Server header in place of the upstream's (node:http adds Date), as nginx does.
+ * Server header in place of the upstream's (node:http adds Date), as nginx does. `added` (flat,
+ * lower-case names) replace the upstream's headers of the same names: HSTS on HTTPS, say.
  */
-export function clientResponseHeaders(raw: readonly HeaderValue[]): string[] {
+export function clientResponseHeaders(raw: readonly HeaderValue[], added: readonly string[] = []): string[] {
   const listed = connectionTokens(raw);
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = text(raw[i] as HeaderValue);
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || lower === 'server' || lower === 'date' || listed?.has(lower)) continue;
+    if (added.length > 0 && isNameIn(added, lower)) continue;
     headers.push(name, text(raw[i + 1] as HeaderValue));
   }
-  headers.push('server', SERVER_NAME);
+  headers.push('server', SERVER_NAME, ...added);
   return headers;
+}
+
+function isNameIn(flat: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === lowerName) return true;
+  return false;
+}
+
+/** A trailer list from undici (flat raw buffers over HTTP/1.1, an object over HTTP/2) as an object, or null when empty. */
+export function trailersOf(trailers: readonly HeaderValue[] | Record<string, string | string[] | undefined> | null | undefined): Record<string, string | string[]> | null {
+  if (!trailers) return null;
+  const result: Record<string, string | string[]> = {};
+  let any = false;
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i < trailers.length; i += 2) {
+      result[text(trailers[i] as HeaderValue).toLowerCase()] = text(trailers[i + 1] as HeaderValue);
+      any = true;
+    }
+  } else {
+    for (const [name, value] of Object.entries(trailers)) {
+      if (value === undefined || name.charCodeAt(0) === COLON) continue;
+      result[name] = value;
+      any = true;
+    }
+  }
+  return any ? result : null;
 }
 
 /** The head of a 101 response for a tunnelled upgrade: here Connection and Upgrade must stay. */

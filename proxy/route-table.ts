@@ -2,19 +2,23 @@
 // hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
 // hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
 // cost depends on the request, never on how many Ingresses exist.
-import type { Endpoint, FallbackSpec, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import { DEFAULT_HTTPS_SETTINGS } from '../operator/routes/https-settings.ts';
 import { prefixKey } from '../operator/routes/validation.ts';
 
 /** A Service port with its ready endpoints, and where round-robin is. */
 export class Upstream {
   readonly spec: UpstreamSpec;
-  /** `http://address:port` for each endpoint, made once here rather than per request. */
+  readonly protocol: BackendProtocol;
+  /** `http://address:port` (https for HTTPS and GRPCS) for each endpoint, made once here rather than per request. */
   readonly origins: readonly string[];
   #next = 0;
 
   constructor(spec: UpstreamSpec) {
     this.spec = spec;
-    this.origins = spec.endpoints.map(originOf);
+    this.protocol = spec.protocol ?? 'HTTP';
+    const scheme = this.protocol === 'HTTPS' || this.protocol === 'GRPCS' ? 'https' : 'http';
+    this.origins = spec.endpoints.map((endpoint) => originOf(scheme, endpoint));
   }
 
   /** The next endpoint in round-robin order, or undefined when there are none. */
@@ -26,9 +30,9 @@ export class Upstream {
   }
 }
 
-function originOf(endpoint: Endpoint): string {
+function originOf(scheme: string, endpoint: Endpoint): string {
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  return `http://${host}:${endpoint.port}`;
+  return `${scheme}://${host}:${endpoint.port}`;
 }
 
 /** What a request is sent to, with the labels its metrics carry. */
@@ -37,14 +41,17 @@ export interface Target {
   /** The matched route, or null when a default backend took the request. */
   readonly route: RouteSpec | null;
   readonly ingress: ObjectRef | null;
+  /** Plain-HTTP requests for it are redirected to https. */
+  readonly httpsRedirect: boolean;
   readonly labels: { readonly namespace: string; readonly ingress: string; readonly service: string };
 }
 
-function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null): Target {
+function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null, httpsRedirect: boolean | undefined): Target {
   return {
     upstream,
     route,
     ingress,
+    httpsRedirect: httpsRedirect ?? false,
     labels: { namespace: upstream.spec.namespace, ingress: ingress?.name ?? '', service: upstream.spec.service },
   };
 }
@@ -126,6 +133,9 @@ class CompiledHost {
 
 export class RouteTable {
   readonly spec: RouteTableSpec;
+  readonly https: HttpsSettings;
+  /** `strict-transport-security` and its value, ready to append to a response's headers, or empty. */
+  readonly hstsHeader: readonly string[];
   readonly #exactHosts = new Map<string, CompiledHost>();
   /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
   readonly #wildcardHosts = new Map<string, CompiledHost>();
@@ -134,15 +144,17 @@ export class RouteTable {
 
   constructor(spec: RouteTableSpec) {
     this.spec = spec;
+    this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
+    this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
     const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
-      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress) : null;
+      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect) : null;
 
     this.#defaultTarget = fallbackTarget(spec.defaultBackend);
     for (const virtualHost of spec.virtualHosts) {
       const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) =>
-        makeTarget(upstreamOf(route.upstream), route, route.ingress),
+        makeTarget(upstreamOf(route.upstream), route, route.ingress, route.httpsRedirect),
       );
       if (virtualHost.host === '') this.#catchAll = compiled;
       else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
@@ -160,6 +172,12 @@ export class RouteTable {
     const dot = host.indexOf('.');
     // A wildcard covers exactly one extra label, so only the first label is stripped.
     return dot > 0 ? this.#wildcardHosts.get(host.slice(dot + 1)) : undefined;
+  }
+
+  /** True when a plain-HTTP request for this path must not be redirected (ACME http-01 challenges). */
+  isRedirectExempt(path: string): boolean {
+    for (const prefix of this.https.noRedirectPrefixes) if (path.startsWith(prefix)) return true;
+    return false;
   }
 
   /** True when a rule names this host (exactly or by wildcard), so it isn't the default server's. */

@@ -1,88 +1,195 @@
-// Pier's listeners: the HTTP port that routes requests, and the built-in default server that
-// answers 404 (the seed's port 8181). The route table is one reference, swapped whole: a request
-// reads it once when it starts, so a swap never affects a request already under way.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// Pier's listeners: the HTTP port and the HTTPS port that route requests, and the built-in
+// default server that answers 404 (the seed's port 8181). The route table and the certificates
+// compiled from it are one reference, swapped whole: a request reads it once when it starts, and
+// a handshake picks its certificate from the table current at that moment, so a swap never affects
+// a request or a TLS connection already under way.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { SecureContext } from 'node:tls';
+import { Agent, H2CClient, type Dispatcher } from 'undici';
 import type { RouteTableSpec } from '../operator/routes/types.ts';
 import { RouteTable } from './route-table.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { clientAddressOf } from './headers.ts';
-import { STATUS_NOT_FOUND } from './errors.ts';
-import { forwardRequest, respondWithStatus, type ForwardDeps, type Timeouts } from './forward.ts';
+import { STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
+import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { PierMetrics } from './metrics.ts';
+import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
+import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 
 /** nginx's keepalive_timeout in ingress-nginx: how long an idle client connection is kept. */
 const CLIENT_KEEP_ALIVE_MS = 75_000;
 const HEALTH_PATH = '/healthz';
+const STANDARD_HTTPS_PORT = 443;
+/** ingress-nginx's ssl-session-timeout (10m): how long a session ticket may resume a session. */
+const TLS_SESSION_TIMEOUT_S = 600;
+/** Session-ticket keys: 16 bytes name, 16 HMAC, 16 AES, as node:tls wants them. */
+const TICKET_KEY_BYTES = 48;
+/** A new ticket key this often bounds how much traffic one stolen key could decrypt. */
+const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 3600 * 1000;
+const NO_HEADERS: readonly string[] = [];
 
 export interface ProxyOptions {
   readonly bindAddress: string;
   readonly httpPort: number;
+  /** The HTTPS port; absent, Pier serves no HTTPS (and redirects nothing to it). */
+  readonly httpsPort?: number;
   readonly defaultServerPort: number;
   readonly timeouts: Timeouts;
+  /** How often session-ticket keys are replaced (default 12 h). */
+  readonly ticketKeyRotationMs?: number;
 }
 
 export interface BoundPorts {
   readonly http: number;
+  /** Null when no HTTPS port was asked for. */
+  readonly https: number | null;
   readonly defaultServer: number;
+}
+
+/** The route table and the secure contexts compiled from the same spec, swapped as one. */
+interface CompiledTable {
+  readonly routes: RouteTable;
+  readonly certificates: CertificateContexts;
 }
 
 export class ProxyServer {
   readonly #options: ProxyOptions;
   readonly #metrics: PierMetrics;
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatchers: Dispatchers;
   readonly #httpServer: Server;
+  readonly #httpsServer: Http2SecureServer | null;
   readonly #defaultServer: Server;
   readonly #sockets = new Set<Socket>();
+  readonly #sessions = new Set<Http2Session>();
   readonly #deps: ForwardDeps;
-  #table: RouteTable = RouteTable.empty();
+  readonly #fakeCertificate: PemPair;
+  readonly #fakeContext: SecureContext;
+  #ticketKeys: Buffer = randomBytes(TICKET_KEY_BYTES);
+  #ticketKeyTimer: NodeJS.Timeout | null = null;
+  #compiled: CompiledTable;
+  /** `:port` in https redirects when the HTTPS port isn't 443; known once it is bound. */
+  #redirectPortSuffix = '';
 
   constructor(options: ProxyOptions, metrics: PierMetrics) {
     this.#options = options;
     this.#metrics = metrics;
-    this.#dispatcher = new Agent({
-      connect: { timeout: options.timeouts.connectMs },
-      headersTimeout: options.timeouts.readMs,
-      bodyTimeout: options.timeouts.readMs,
-    });
-    this.#httpServer = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS }, (req, res) => this.#handle(req, res));
-    this.#httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head));
+    const timeouts = { headersTimeout: options.timeouts.readMs, bodyTimeout: options.timeouts.readMs };
+    // Backend certificates are not verified, as ingress-nginx's proxy_ssl_verify defaults to off.
+    const connect = { timeout: options.timeouts.connectMs, rejectUnauthorized: false };
+    const http1 = new Agent({ connect, ...timeouts });
+    this.#dispatchers = {
+      HTTP: http1,
+      HTTPS: http1,
+      // gRPC in clear is HTTP/2 with prior knowledge (h2c); over TLS, h2 is chosen by ALPN.
+      GRPC: new Agent({ connect, ...timeouts, factory: (origin, opts) => new H2CClient(origin, opts) }),
+      GRPCS: new Agent({ connect, ...timeouts, allowH2: true }),
+    };
+    this.#fakeCertificate = makeFakeCertificate(new Date());
+    this.#fakeContext = secureContextFor(this.#fakeCertificate);
+    this.#compiled = { routes: RouteTable.empty(), certificates: new CertificateContexts(undefined, this.#fakeContext, null) };
+
+    this.#httpServer = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS }, (req, res) => this.#handle(req, res, false));
+    this.#httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, false));
     this.#httpServer.on('connection', (socket: Socket) => this.#track(socket));
+    this.#httpsServer = options.httpsPort === undefined ? null : this.#createHttpsServer();
     this.#defaultServer = createServer((_req, res) => respondWithStatus(res, STATUS_NOT_FOUND));
-    this.#deps = { dispatcher: this.#dispatcher, timeouts: options.timeouts, metrics };
+    this.#deps = { dispatchers: this.#dispatchers, timeouts: options.timeouts, metrics };
   }
 
-  /** Replaces the route table. Compiling happens first, so a bad spec throws and nothing changes. */
+  /**
+   * HTTP/2 and HTTP/1.1 on one TLS port, chosen by ALPN; the compat API gives both the same
+   * request handler. The certificate is picked per handshake from the current table by SNI.
+   */
+  #createHttpsServer(): Http2SecureServer {
+    const server = createSecureServer(
+      {
+        ...TLS_PROTOCOL_SETTINGS,
+        allowHTTP1: true,
+        cert: this.#fakeCertificate.certificatePem,
+        key: this.#fakeCertificate.keyPem,
+        SNICallback: (serverName, done) => done(null, this.#compiled.certificates.forServerName(serverName)),
+        sessionTimeout: TLS_SESSION_TIMEOUT_S,
+        ticketKeys: this.#ticketKeys,
+      },
+      (req, res) => this.#handle(req, res, true),
+    );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, true));
+    server.on('connection', (socket: Socket) => this.#track(socket));
+    server.on('session', (session: Http2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    // A client that drops during the handshake is routine, not a server error.
+    server.on('tlsClientError', () => undefined);
+    return server;
+  }
+
+  /**
+   * Replaces the route table and its certificates. Compiling happens first, so a bad spec throws
+   * and nothing changes; contexts for certificates the current table already has are reused.
+   */
   swap(spec: RouteTableSpec): void {
-    this.#table = new RouteTable(spec);
+    const previous = this.#compiled;
+    const routes = new RouteTable(spec);
+    const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
+    this.#compiled = { routes, certificates };
+    // Clients that send no SNI get the server's own context, which only setSecureContext changes.
+    if (this.#httpsServer && certificates.defaultContext !== previous.certificates.defaultContext) {
+      const material = spec.tls?.certificates.find((certificate) => certificate.id === certificates.defaultCertificateId)?.material ?? this.#fakeCertificate;
+      this.#httpsServer.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
+    }
   }
 
   get table(): RouteTable {
-    return this.#table;
+    return this.#compiled.routes;
+  }
+
+  /** The certificate served when nothing else matches and no --default-ssl-certificate is set. */
+  get fakeCertificatePem(): string {
+    return this.#fakeCertificate.certificatePem;
+  }
+
+  /** Starts a new session-ticket key now: tickets issued before no longer resume. */
+  rotateTicketKeys(): void {
+    this.#ticketKeys = randomBytes(TICKET_KEY_BYTES);
+    this.#httpsServer?.setTicketKeys(this.#ticketKeys);
   }
 
   async listen(): Promise<BoundPorts> {
-    const { bindAddress, httpPort, defaultServerPort } = this.#options;
+    const { bindAddress, httpPort, httpsPort, defaultServerPort } = this.#options;
     const http = await listenOn(this.#httpServer, bindAddress, httpPort);
+    let https: number | null = null;
+    if (this.#httpsServer && httpsPort !== undefined) {
+      https = await listenOn(this.#httpsServer, bindAddress, httpsPort);
+      this.#redirectPortSuffix = https === STANDARD_HTTPS_PORT ? '' : `:${https}`;
+      this.#ticketKeyTimer = setInterval(() => this.rotateTicketKeys(), this.#options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
+      this.#ticketKeyTimer.unref();
+    }
     const defaultServer = await listenOn(this.#defaultServer, bindAddress, defaultServerPort);
-    return { http, defaultServer };
+    return { http, https, defaultServer };
   }
 
   /** Stops accepting connections, lets requests under way finish (up to drainMs), then closes the rest. */
   async close(drainMs: number): Promise<void> {
-    const closed = Promise.all([closeServer(this.#httpServer), closeServer(this.#defaultServer)]);
+    if (this.#ticketKeyTimer) clearInterval(this.#ticketKeyTimer);
+    const closed = Promise.all([closeServer(this.#httpServer), closeServer(this.#httpsServer), closeServer(this.#defaultServer)]);
     this.#httpServer.closeIdleConnections();
+    // GOAWAY: HTTP/2 clients finish their streams and open no new ones here.
+    for (const session of this.#sessions) session.close();
     const deadline = setTimeout(() => {
+      for (const session of this.#sessions) session.destroy();
       for (const socket of this.#sockets) socket.destroy();
       this.#httpServer.closeAllConnections();
       this.#defaultServer.closeAllConnections();
     }, drainMs);
     await closed;
     clearTimeout(deadline);
-    await this.#dispatcher.close();
+    await Promise.all([...new Set<Dispatcher>(Object.values(this.#dispatchers))].map((dispatcher) => dispatcher.close()));
   }
 
   #track(socket: Socket): void {
@@ -90,40 +197,71 @@ export class ProxyServer {
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
-  #forwardedFor(req: IncomingMessage) {
-    return { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: 'http', port: req.socket.localPort ?? this.#options.httpPort };
+  #forwardedFor(req: ClientRequest, secure: boolean) {
+    const port = req.socket.localPort ?? (secure ? this.#options.httpsPort : this.#options.httpPort) ?? 0;
+    return { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: secure ? 'https' : 'http', port };
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const table = this.#table;
-    const host = hostForMatching(req.headers.host);
+  /** Whether a plain-HTTP request for this target goes to https instead. */
+  #redirects(table: RouteTable, httpsRedirect: boolean, secure: boolean, path: string): boolean {
+    return httpsRedirect && !secure && this.#httpsServer !== null && !table.isRedirectExempt(path);
+  }
+
+  /** `https://host[:port]/path?query`: the request's host without its port, as nginx's $host. */
+  #httpsLocation(host: string, url: string): string {
+    return `https://${host}${this.#redirectPortSuffix}${url}`;
+  }
+
+  #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
+    const table = this.#compiled.routes;
+    const host = hostForMatching(hostHeaderOf(req));
     const path = pathForMatching(req.url ?? '/');
+    const added = secure ? table.hstsHeader : NO_HEADERS;
     // Load-balancer health checks reach the default server, as in ingress-nginx.
     if (path === HEALTH_PATH && !table.hasNamedHost(host)) {
-      res.writeHead(200, ['content-type', 'text/plain', 'content-length', '2', 'server', 'pier']);
+      writeResponseHead(res, 200, 'OK', ['content-type', 'text/plain', 'content-length', '2', 'server', 'pier', ...added]);
       res.end('ok');
       return;
     }
     const target = table.match(host, path);
     if (!target) {
-      respondWithStatus(res, STATUS_NOT_FOUND);
+      respondWithStatus(res, STATUS_NOT_FOUND, added);
       this.#metrics.requests.inc({ namespace: '', ingress: '', service: '', status: String(STATUS_NOT_FOUND) });
       return;
     }
-    forwardRequest(req, res, target, this.#forwardedFor(req), this.#deps);
+    if (this.#redirects(table, target.httpsRedirect, secure, path)) {
+      const status = table.https.redirectCode;
+      respondWithStatus(res, status, ['location', this.#httpsLocation(host, req.url ?? '/')]);
+      this.#metrics.requests.inc({ ...target.labels, status: String(status) });
+      return;
+    }
+    forwardRequest(req, res, target, this.#forwardedFor(req, secure), this.#deps, added);
   }
 
-  #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const target = this.#table.match(hostForMatching(req.headers.host), pathForMatching(req.url ?? '/'));
+  #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
+    const table = this.#compiled.routes;
+    const host = hostForMatching(req.headers.host);
+    const path = pathForMatching(req.url ?? '/');
+    const target = table.match(host, path);
     if (!target) {
       writeRawResponse(socket, STATUS_NOT_FOUND);
       return;
     }
-    tunnelUpgrade(req, socket, head, target, this.#forwardedFor(req), this.#deps);
+    if (this.#redirects(table, target.httpsRedirect, secure, path)) {
+      const status = table.https.redirectCode;
+      writeRawResponse(socket, status, ['location', this.#httpsLocation(host, req.url ?? '/')], `${STATUS_TEXT[status] ?? status}\n`);
+      return;
+    }
+    tunnelUpgrade(req, socket, head, target, this.#forwardedFor(req, secure), this.#deps);
   }
 }
 
-function listenOn(server: Server, host: string, port: number): Promise<number> {
+/** The Host header, or HTTP/2's :authority (node's compat API doesn't copy one into the other). */
+function hostHeaderOf(req: ClientRequest): string | undefined {
+  return req.headers.host ?? (req.headers[':authority'] as string | undefined);
+}
+
+function listenOn(server: Server | Http2SecureServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -134,9 +272,9 @@ function listenOn(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | Http2SecureServer | null): Promise<void> {
   return new Promise((resolve) => {
-    if (!server.listening) return resolve();
+    if (!server?.listening) return resolve();
     server.close(() => resolve());
   });
 }

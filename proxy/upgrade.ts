@@ -88,7 +88,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       deps.metrics.requests.inc({ ...target.labels, status: String(failure.status) });
     },
   };
-  deps.dispatcher.dispatch(
+  deps.dispatchers[target.upstream.protocol].dispatch(
     {
       origin,
       method: req.method ?? 'GET',

@@ -2,7 +2,7 @@
 // EndpointSlices of that Service whose port has the Service port's name.
 import type { IngressBackend, Service, ServicePort } from '../model.ts';
 import type { Snapshot } from '../store.ts';
-import type { Endpoint, UpstreamSpec, WarningReason } from './types.ts';
+import type { BackendProtocol, Endpoint, UpstreamSpec, WarningReason } from './types.ts';
 
 export interface BackendProblem {
   readonly reason: WarningReason;
@@ -59,9 +59,18 @@ function externalNameEndpoint(service: Service, servicePort: ServicePort | undef
   return number === undefined ? null : { address: externalName, port: number };
 }
 
-export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef): ResolvedBackend {
+/**
+ * Upstreams differ by protocol as well as by Service port, since one Service port can be reached as
+ * HTTP from one Ingress and as gRPC from another; HTTP keeps the plain id.
+ */
+export function upstreamId(namespace: string, serviceName: string, port: PortRef, protocol: BackendProtocol): string {
   const id = `${namespace}/${serviceName}:${describePort(port)}`;
-  const base = { id, namespace, service: serviceName, servicePort: describePort(port) };
+  return protocol === 'HTTP' ? id : `${id}+${protocol.toLowerCase()}`;
+}
+
+export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef, protocol: BackendProtocol = 'HTTP'): ResolvedBackend {
+  const id = upstreamId(namespace, serviceName, port, protocol);
+  const base = { id, namespace, service: serviceName, servicePort: describePort(port), ...(protocol === 'HTTP' ? {} : { protocol }) };
   const empty = (reason: WarningReason, message: string): ResolvedBackend => ({
     upstream: { ...base, endpoints: [] },
     problem: { reason, message },

@@ -17,6 +17,9 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath, prefixKey } from './validation.ts';
+import { CertificateCache, resolveTls } from './tls.ts';
+import { controllerSettings } from './https-settings.ts';
+import { BACKEND_PROTOCOLS, type BackendProtocol } from './types.ts';
 
 const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 
@@ -52,6 +55,22 @@ function describeRef(ref: ObjectRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
+/** An annotation that must be "true" or "false": its value, or undefined (with a warning) when it's anything else. */
+function booleanAnnotation(value: string | undefined, name: string, warn: (reason: WarningReason, message: string) => void): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  warn('InvalidAnnotation', `annotation ${name}: "${value}" is neither "true" nor "false"; ignored`);
+  return undefined;
+}
+
+function backendProtocolOf(value: string | undefined, name: string, warn: (reason: WarningReason, message: string) => void): BackendProtocol {
+  if (value === undefined) return 'HTTP';
+  const upper = value.trim().toUpperCase();
+  if ((BACKEND_PROTOCOLS as readonly string[]).includes(upper)) return upper as BackendProtocol;
+  warn('InvalidAnnotation', `annotation ${name}: "${value}" is not supported (use ${BACKEND_PROTOCOLS.join(', ')}); HTTP is used`);
+  return 'HTTP';
+}
+
 export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteComputation {
   const warnings: RouteWarning[] = [];
   const upstreams = new Map<string, UpstreamSpec>();
@@ -80,6 +99,24 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   }
   served.sort(byAge);
 
+  const configMap = options.configMap ? snapshot.configMaps.get(describeRef(options.configMap)) : undefined;
+  const { settings, problems } = controllerSettings(configMap);
+  for (const problem of problems) {
+    warnings.push({ kind: 'ConfigMap', namespace: options.configMap?.namespace, name: options.configMap?.name ?? '', reason: 'InvalidConfigMap', message: problem });
+  }
+  const defaultSslCertificate = options.defaultSslCertificate ?? null;
+  const tls = resolveTls({
+    snapshot,
+    served,
+    defaultSslCertificate,
+    now: options.now,
+    cache: options.certificateCache ?? new CertificateCache(),
+    warn: (ingress, reason, message) => {
+      const where = ingress ?? { namespace: defaultSslCertificate?.namespace ?? '', name: defaultSslCertificate?.name ?? '' };
+      warnings.push({ kind: ingress ? 'Ingress' : 'Secret', ...where, reason, message });
+    },
+  });
+
   for (const ingress of served) {
     const ref: ObjectRef = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
     const warn = (reason: WarningReason, message: string): void => {
@@ -94,7 +131,7 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
         warn('UnsupportedBackend', `${where}: resource backends (${resource?.kind ?? 'unknown'} ${resource?.name ?? ''}) are not supported; ignored`);
         return null;
       }
-      const resolved = resolveServiceBackend(snapshot, ref.namespace, backend.service.name, portRefOf(backend.service));
+      const resolved = resolveServiceBackend(snapshot, ref.namespace, backend.service.name, portRefOf(backend.service), protocol);
       upstreams.set(resolved.upstream.id, resolved.upstream);
       if (resolved.problem && !reportedUpstreams.has(resolved.upstream.id)) {
         reportedUpstreams.add(resolved.upstream.id);
@@ -103,9 +140,21 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
       return resolved.upstream.id;
     };
 
-    const useRegex = ingress.metadata.annotations?.[`${options.annotationsPrefix}/use-regex`] === 'true';
+    const annotation = (name: string): [string | undefined, string] => {
+      const key = `${options.annotationsPrefix}/${name}`;
+      return [ingress.metadata.annotations?.[key], key];
+    };
+    const useRegex = annotation('use-regex')[0] === 'true';
+    const protocol = backendProtocolOf(...annotation('backend-protocol'), warn);
+    const sslRedirect = booleanAnnotation(...annotation('ssl-redirect'), warn) ?? settings.sslRedirect;
+    const forceSslRedirect = booleanAnnotation(...annotation('force-ssl-redirect'), warn) ?? settings.forceSslRedirect;
+    /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
+    const httpsRedirectFor = (host: string): boolean => forceSslRedirect || (sslRedirect && tls.hasTls(host));
     const ownDefault = ingress.spec.defaultBackend ? upstreamFor(ingress.spec.defaultBackend, 'spec.defaultBackend') : null;
-    const ownFallback: FallbackSpec | null = ownDefault ? { upstream: ownDefault, ingress: ref } : null;
+    // The Ingress-wide fallback redirects when any host of this Ingress does (it serves all of them).
+    const ruleHosts = (ingress.spec.rules ?? []).map((rule) => checkHost(rule.host)).flatMap((host) => (host.ok ? [host.value] : []));
+    const fallbackRedirects = forceSslRedirect || (sslRedirect && ruleHosts.some((host) => tls.hasTls(host)));
+    const ownFallback: FallbackSpec | null = ownDefault ? { upstream: ownDefault, ingress: ref, ...(fallbackRedirects ? { httpsRedirect: true } : {}) } : null;
     if (ownFallback) {
       if (defaultBackend === null) defaultBackend = ownFallback;
       else if (defaultBackend.ingress) {
@@ -149,7 +198,8 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
         const upstream = upstreamFor(httpPath.backend, where);
         if (upstream === null) return;
         virtualHost.claims.set(claimKey, ref);
-        virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ref });
+        const httpsRedirect = httpsRedirectFor(host.value);
+        virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ref, ...(httpsRedirect ? { httpsRedirect } : {}) });
       });
     });
   }
@@ -180,6 +230,8 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
       virtualHosts: hosts,
       defaultBackend,
       upstreams: [...upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      tls: tls.spec,
+      https: settings.https,
     },
     statuses: served.map((ingress) => ({
       ingress: { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name },

@@ -1,6 +1,7 @@
 // The output of computeRoutes: plain, serializable data. The proxy compiles a RouteTableSpec
 // into its matcher; the operator writes statuses and turns warnings into Events.
 import type { LoadBalancerIngress } from '../model.ts';
+import type { CertificateCache } from './tls.ts';
 
 /** How a route's path is compared with the request path. */
 export type MatchKind = 'exact' | 'prefix' | 'regex';
@@ -16,14 +17,20 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** How Pier talks to a backend: the backend-protocol annotation's values, as ingress-nginx names them. */
+export const BACKEND_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPCS'] as const;
+export type BackendProtocol = (typeof BACKEND_PROTOCOLS)[number];
+
 export interface UpstreamSpec {
-  /** `namespace/service:port`, shared by every route to the same Service port. */
+  /** `namespace/service:port` (plus `+grpc` etc. for other protocols), shared by every route to the same Service port. */
   readonly id: string;
   readonly namespace: string;
   readonly service: string;
   /** The Service port's name or number, as the Ingress referred to it. */
   readonly servicePort: string;
   readonly endpoints: readonly Endpoint[];
+  /** Absent means HTTP (HTTP/1.1 in clear). */
+  readonly protocol?: BackendProtocol;
 }
 
 export interface RouteSpec {
@@ -34,6 +41,8 @@ export interface RouteSpec {
   readonly pathType: string;
   readonly upstream: string;
   readonly ingress: ObjectRef;
+  /** Plain-HTTP requests get a redirect to https (ssl-redirect / force-ssl-redirect). Absent means no. */
+  readonly httpsRedirect?: boolean;
 }
 
 export interface VirtualHostSpec {
@@ -48,6 +57,8 @@ export interface FallbackSpec {
   readonly upstream: string;
   /** The Ingress whose defaultBackend this is, or null for --default-backend-service. */
   readonly ingress: ObjectRef | null;
+  /** As RouteSpec.httpsRedirect. */
+  readonly httpsRedirect?: boolean;
 }
 
 export interface RouteTableSpec {
@@ -55,6 +66,63 @@ export interface RouteTableSpec {
   /** For requests whose host matches no virtual host and no catch-all path. */
   readonly defaultBackend: FallbackSpec | null;
   readonly upstreams: readonly UpstreamSpec[];
+  /** Certificates by SNI host. Absent: no certificates (every handshake gets the default one). */
+  readonly tls?: TlsSpec;
+  /** How HTTPS behaves (HSTS, redirects), from the controller ConfigMap. Absent: the defaults. */
+  readonly https?: HttpsSettings;
+}
+
+/**
+ * A certificate and its key. The PEM text travels inside the table so the proxy can compile it
+ * on swap; toJSON hides it so `pier routes --output json` and logs never print a private key.
+ */
+export class KeyMaterial {
+  readonly certificatePem: string;
+  readonly keyPem: string;
+
+  constructor(certificatePem: string, keyPem: string) {
+    this.certificatePem = certificatePem;
+    this.keyPem = keyPem;
+    Object.freeze(this);
+  }
+
+  toJSON(): string {
+    return '(PEM not shown)';
+  }
+}
+
+export interface CertificateSpec {
+  /** A hash of the certificate and key: equal material has an equal id, so the proxy can reuse its compiled context. */
+  readonly id: string;
+  /** The Secret it came from, `namespace/name`. */
+  readonly secret: string;
+  /** The certificate's subject and DNS names, for display. */
+  readonly subject: string;
+  readonly notAfter: string;
+  readonly material: KeyMaterial;
+}
+
+export interface TlsHostSpec {
+  /** Lower-case host, or `*.example.com` for a wildcard (it covers exactly one label). */
+  readonly host: string;
+  /** Id of an entry of TlsSpec.certificates. */
+  readonly certificate: string;
+}
+
+export interface TlsSpec {
+  readonly certificates: readonly CertificateSpec[];
+  readonly hosts: readonly TlsHostSpec[];
+  /** --default-ssl-certificate, when it is set and valid; otherwise the proxy's own fake certificate. */
+  readonly defaultCertificate: string | null;
+}
+
+export interface HttpsSettings {
+  /** The Strict-Transport-Security value for HTTPS responses, or null for none. */
+  readonly hsts: string | null;
+  /** The status of http-to-https redirects (ConfigMap http-redirect-code, default 308). */
+  readonly redirectCode: number;
+  /** Path prefixes that are never redirected (ConfigMap no-tls-redirect-locations), for ACME http-01. */
+  readonly noRedirectPrefixes: readonly string[];
 }
 
 export type WarningReason =
@@ -68,7 +136,13 @@ export type WarningReason =
   | 'PathConflict'
   | 'DefaultBackendConflict'
   | 'IngressClassNotFound'
-  | 'DuplicateObject';
+  | 'DuplicateObject'
+  | 'TlsSecretNotFound'
+  | 'TlsSecretInvalid'
+  | 'TlsHostMismatch'
+  | 'TlsHostConflict'
+  | 'InvalidAnnotation'
+  | 'InvalidConfigMap';
 
 export interface RouteWarning {
   readonly kind: string;
@@ -103,4 +177,12 @@ export interface RouteOptions {
   readonly annotationsPrefix: string;
   /** What to write into status.loadBalancer.ingress of every Ingress we serve. */
   readonly statusAddresses: readonly LoadBalancerIngress[];
+  /** `namespace/name` of the --default-ssl-certificate Secret. */
+  readonly defaultSslCertificate?: ObjectRef | null;
+  /** `namespace/name` of the --configmap ConfigMap (HSTS and redirect settings). */
+  readonly configMap?: ObjectRef | null;
+  /** The time (ms since the epoch) certificates are checked against. Absent: expiry isn't checked. */
+  readonly now?: number;
+  /** Remembers parsed certificates between computations, so unchanged Secrets aren't parsed again. */
+  readonly certificateCache?: CertificateCache;
 }

@@ -1,0 +1,65 @@
+// The controller ConfigMap keys that shape HTTPS, with ingress-nginx's names and defaults. A bad
+// value is a warning and its default is used, so a typo never takes HTTPS down.
+import { z } from 'zod';
+import type { ConfigMap } from '../model.ts';
+import type { HttpsSettings } from './types.ts';
+
+/** ingress-nginx's defaults: HSTS on for a year including subdomains, no preload; 308 redirects. */
+const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
+const DEFAULT_REDIRECT_CODE = 308;
+const DEFAULT_NO_REDIRECT_LOCATIONS = '/.well-known/acme-challenge';
+
+const flag = z.enum(['true', 'false']).transform((value) => value === 'true');
+const KEYS = {
+  hsts: flag.default(true),
+  'hsts-max-age': z.string().regex(/^\d+$/, 'must be a number of seconds').transform(Number).default(DEFAULT_HSTS_MAX_AGE_SECONDS),
+  'hsts-include-subdomains': flag.default(true),
+  'hsts-preload': flag.default(false),
+  'ssl-redirect': flag.default(true),
+  'force-ssl-redirect': flag.default(false),
+  'http-redirect-code': z.enum(['301', '302', '307', '308']).transform(Number).default(DEFAULT_REDIRECT_CODE),
+  'no-tls-redirect-locations': z.string().default(DEFAULT_NO_REDIRECT_LOCATIONS),
+} as const;
+
+type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
+
+export interface ControllerSettings {
+  readonly https: HttpsSettings;
+  /** ConfigMap ssl-redirect: whether hosts with TLS redirect unless an Ingress says otherwise. */
+  readonly sslRedirect: boolean;
+  /** ConfigMap force-ssl-redirect: whether every host redirects unless an Ingress says otherwise. */
+  readonly forceSslRedirect: boolean;
+}
+
+/** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
+export function controllerSettings(configMap: ConfigMap | undefined): { settings: ControllerSettings; problems: string[] } {
+  const data = configMap?.data ?? {};
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(KEYS)) {
+    const parsed = (schema as z.ZodType).safeParse(data[key]);
+    if (parsed.success) {
+      values[key] = parsed.data;
+      continue;
+    }
+    problems.push(`${key}: "${data[key]}" is invalid (${parsed.error.issues.map((issue) => issue.message).join('; ')}); the default is used`);
+    values[key] = (schema as z.ZodType).parse(undefined);
+  }
+  const v = values as Values;
+  const hsts = v.hsts ? [`max-age=${v['hsts-max-age']}`, ...(v['hsts-include-subdomains'] ? ['includeSubDomains'] : []), ...(v['hsts-preload'] ? ['preload'] : [])].join('; ') : null;
+  return {
+    settings: {
+      https: {
+        hsts,
+        redirectCode: v['http-redirect-code'],
+        noRedirectPrefixes: v['no-tls-redirect-locations'].split(',').map((location) => location.trim()).filter((location) => location !== ''),
+      },
+      sslRedirect: v['ssl-redirect'],
+      forceSslRedirect: v['force-ssl-redirect'],
+    },
+    problems,
+  };
+}
+
+/** The settings with no ConfigMap: for tables that carry none. */
+export const DEFAULT_HTTPS_SETTINGS: HttpsSettings = controllerSettings(undefined).settings.https;

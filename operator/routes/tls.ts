@@ -1,0 +1,222 @@
+// TLS for computeRoutes: each served Ingress's spec.tls[] becomes the certificate for each SNI
+// host, and every Secret that can't be used becomes a warning (its hosts then get the default
+// certificate; nothing else is affected). Deterministic: the clock is an input (options.now), and
+// the cache only remembers what parsing the same bytes gave before.
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import type { Ingress, Secret } from '../model.ts';
+import type { Snapshot } from '../store.ts';
+import type { CertificateSpec, ObjectRef, TlsHostSpec, TlsSpec, WarningReason } from './types.ts';
+import { KeyMaterial } from './types.ts';
+import { checkHost } from './validation.ts';
+
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+const CERTIFICATE_KEY = 'tls.crt';
+const PRIVATE_KEY_KEY = 'tls.key';
+/** Hex digits of the material's SHA-256 kept in a certificate id: plenty to tell certificates apart. */
+const ID_LENGTH = 16;
+/** A label put in front of a wildcard host to ask the certificate whether it covers one label there. */
+const WILDCARD_PROBE_LABEL = 'pier-wildcard-probe';
+
+/** A certificate whose PEM parsed and whose key matches; validity dates are checked per computation. */
+interface ParsedCertificate {
+  readonly ok: true;
+  readonly certificate: X509Certificate;
+  readonly spec: Omit<CertificateSpec, 'secret'>;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+}
+type Inspection = ParsedCertificate | { readonly ok: false; readonly problem: string };
+
+/**
+ * Parsed certificates by the Secret bytes they came from. Held by the caller (the Runtime), not
+ * by this module, and swept once per computation so it only keeps what the last one used.
+ */
+export class CertificateCache {
+  readonly #entries = new Map<string, Inspection>();
+  readonly #used = new Set<string>();
+
+  lookup(bytes: string, inspect: () => Inspection): Inspection {
+    this.#used.add(bytes);
+    let entry = this.#entries.get(bytes);
+    if (!entry) {
+      entry = inspect();
+      this.#entries.set(bytes, entry);
+    }
+    return entry;
+  }
+
+  sweep(): void {
+    for (const key of this.#entries.keys()) if (!this.#used.has(key)) this.#entries.delete(key);
+    this.#used.clear();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** The Secret's value for `key` as text: stringData wins over data, as the API server merges them. */
+function secretValue(secret: Secret, key: string): string | undefined {
+  const plain = secret.stringData?.[key];
+  if (plain !== undefined) return plain;
+  const encoded = secret.data?.[key];
+  return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8');
+}
+
+function inspectPem(certificatePem: string, keyPem: string): Inspection {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificatePem);
+  } catch (error) {
+    return { ok: false, problem: `${CERTIFICATE_KEY} is not a PEM certificate (${(error as Error).message})` };
+  }
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(keyPem));
+  } catch (error) {
+    return { ok: false, problem: `${PRIVATE_KEY_KEY} is not a PEM private key (${(error as Error).message})` };
+  }
+  if (!matches) return { ok: false, problem: `${PRIVATE_KEY_KEY} does not belong to the certificate in ${CERTIFICATE_KEY}` };
+  const id = createHash('sha256').update(certificatePem).update('\n').update(keyPem).digest('hex').slice(0, ID_LENGTH);
+  const names = certificate.subjectAltName ? ` (${certificate.subjectAltName})` : '';
+  return {
+    ok: true,
+    certificate,
+    notBeforeMs: Date.parse(certificate.validFrom),
+    notAfterMs: Date.parse(certificate.validTo),
+    spec: {
+      id,
+      subject: `${certificate.subject.replaceAll('\n', ', ')}${names}`,
+      notAfter: new Date(Date.parse(certificate.validTo)).toISOString(),
+      material: new KeyMaterial(certificatePem, keyPem),
+    },
+  };
+}
+
+export type CertificateLookup = { ok: true; parsed: ParsedCertificate; spec: CertificateSpec } | { ok: false; reason: WarningReason; problem: string };
+
+/** The certificate in Secret `ref`, or why it can't be used. */
+export function certificateFromSecret(snapshot: Snapshot, ref: ObjectRef, now: number | undefined, cache: CertificateCache): CertificateLookup {
+  const name = `${ref.namespace}/${ref.name}`;
+  const secret = snapshot.secrets.get(name);
+  if (!secret) return { ok: false, reason: 'TlsSecretNotFound', problem: `Secret ${name} not found (Pier reads only Secrets of type ${TLS_SECRET_TYPE})` };
+  if (secret.type !== TLS_SECRET_TYPE) {
+    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name} has type ${secret.type ?? '(none)'}, not ${TLS_SECRET_TYPE}` };
+  }
+  const certificatePem = secretValue(secret, CERTIFICATE_KEY);
+  const keyPem = secretValue(secret, PRIVATE_KEY_KEY);
+  if (!certificatePem || !keyPem) {
+    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name} has no ${!certificatePem ? CERTIFICATE_KEY : PRIVATE_KEY_KEY}` };
+  }
+  const inspection = cache.lookup(`${certificatePem}\n${keyPem}`, () => inspectPem(certificatePem, keyPem));
+  if (!inspection.ok) return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: ${inspection.problem}` };
+  if (now !== undefined && inspection.notAfterMs < now) {
+    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate expired on ${inspection.spec.notAfter}` };
+  }
+  if (now !== undefined && inspection.notBeforeMs > now) {
+    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate is not valid before ${new Date(inspection.notBeforeMs).toISOString()}` };
+  }
+  return { ok: true, parsed: inspection, spec: { ...inspection.spec, secret: name } };
+}
+
+/** True when the certificate's names cover `host`; for `*.foo.com`, when it covers any one label under foo.com. */
+function certificateCovers(certificate: X509Certificate, host: string): boolean {
+  const name = host.startsWith('*.') ? `${WILDCARD_PROBE_LABEL}${host.slice(1)}` : host;
+  return certificate.checkHost(name) !== undefined;
+}
+
+export interface ResolvedTls {
+  readonly spec: TlsSpec;
+  /** True when a served Ingress lists this host (or a wildcard covering it) under spec.tls. */
+  hasTls(host: string): boolean;
+}
+
+type Warn = (ingress: ObjectRef | null, reason: WarningReason, message: string) => void;
+
+export interface TlsInputs {
+  readonly snapshot: Snapshot;
+  /** Served Ingresses, oldest first: the oldest claim on a TLS host wins. */
+  readonly served: readonly Ingress[];
+  readonly defaultSslCertificate: ObjectRef | null;
+  readonly now: number | undefined;
+  readonly cache: CertificateCache;
+  readonly warn: Warn;
+}
+
+export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache, warn }: TlsInputs): ResolvedTls {
+  const certificates = new Map<string, CertificateSpec>();
+  const hosts = new Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>();
+  const tlsHosts = new Set<string>();
+
+  for (const ingress of served) {
+    const ref: ObjectRef = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
+    const ruleHosts = (ingress.spec.rules ?? []).map((rule) => rule.host).filter((host): host is string => !!host);
+    (ingress.spec.tls ?? []).forEach((entry, index) => {
+      const where = `spec.tls[${index}]`;
+      // An entry without hosts covers the Ingress's own rule hosts.
+      const listed: string[] = [];
+      for (const raw of entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts) {
+        const host = checkHost(raw);
+        if (!host.ok || host.value === '') {
+          warn(ref, 'InvalidHost', `${where}: ${host.ok ? 'an empty host' : host.error}; ignored`);
+          continue;
+        }
+        listed.push(host.value);
+        tlsHosts.add(host.value);
+      }
+      // No secretName: these hosts are served over TLS with the default certificate, as in ingress-nginx.
+      if (!entry.secretName || listed.length === 0) return;
+      const found = certificateFromSecret(snapshot, { namespace: ref.namespace, name: entry.secretName }, now, cache);
+      if (!found.ok) {
+        warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} get the default certificate`);
+        return;
+      }
+      for (const host of listed) {
+        const holder = hosts.get(host);
+        if (holder) {
+          if (holder.certificate !== found.spec.id) {
+            warn(ref, 'TlsHostConflict', `${where}: host ${host} already has a certificate from Ingress ${holder.ingress.namespace}/${holder.ingress.name}, which is older; this one is not used for it`);
+          }
+          continue;
+        }
+        if (!certificateCovers(found.parsed.certificate, host)) {
+          warn(ref, 'TlsHostMismatch', `${where}: the certificate in Secret ${found.spec.secret} (${found.spec.subject}) does not cover ${host}; ${host} gets the default certificate`);
+          continue;
+        }
+        certificates.set(found.spec.id, found.spec);
+        hosts.set(host, { host, certificate: found.spec.id, ingress: ref });
+      }
+    });
+  }
+
+  let defaultCertificate: string | null = null;
+  if (defaultSslCertificate) {
+    const found = certificateFromSecret(snapshot, defaultSslCertificate, now, cache);
+    if (found.ok) {
+      certificates.set(found.spec.id, found.spec);
+      defaultCertificate = found.spec.id;
+    } else {
+      warn(null, found.reason, `--default-ssl-certificate: ${found.problem}; the built-in fake certificate is served instead`);
+    }
+  }
+  cache.sweep();
+
+  const byName = (a: { host: string } | { id: string }, b: typeof a): number => {
+    const ka = 'host' in a ? a.host : a.id;
+    const kb = 'host' in b ? b.host : b.id;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+  return {
+    spec: {
+      certificates: [...certificates.values()].sort(byName),
+      hosts: [...hosts.values()].map(({ host, certificate }) => ({ host, certificate })).sort(byName),
+      defaultCertificate,
+    },
+    hasTls(host: string): boolean {
+      if (host === '') return false;
+      if (tlsHosts.has(host)) return true;
+      const dot = host.indexOf('.');
+      return dot > 0 && !host.startsWith('*.') && tlsHosts.has(`*${host.slice(dot)}`);
+    },
+  };
+}
