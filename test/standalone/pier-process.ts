@@ -8,7 +8,7 @@ export const PIER_BIN = fileURLToPath(new URL('../../bin/pier.mjs', import.meta.
 
 export interface PierProcess {
   readonly child: ChildProcess;
-  readonly ports: { http: number; defaultServer: number; healthz: number };
+  readonly ports: { http: number; https: number; defaultServer: number; healthz: number };
   /** Everything the process wrote to stderr so far. */
   log(): string;
   /** Resolves when the log has a line matching the pattern (bounded by timeoutMs). */
@@ -19,7 +19,7 @@ export interface PierProcess {
 const START_TIMEOUT_MS = 20_000;
 
 export async function startPier(args: string[]): Promise<PierProcess> {
-  const child = spawn(process.execPath, [PIER_BIN, ...args, '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--default-server-port=0', '--healthz-port=0'], {
+  const child = spawn(process.execPath, [PIER_BIN, ...args, '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -36,11 +36,11 @@ export async function startPier(args: string[]): Promise<PierProcess> {
     }
   };
   await waitForLog(/listening http=\d+/, START_TIMEOUT_MS);
-  const match = /listening http=(\d+) defaultServer=(\d+) healthz=(\d+)/.exec(stderr);
+  const match = /listening http=(\d+) https=(\d+) defaultServer=(\d+) healthz=(\d+)/.exec(stderr);
   if (!match) throw new Error(`no ports in pier's log:\n${stderr}`);
   return {
     child,
-    ports: { http: Number(match[1]), defaultServer: Number(match[2]), healthz: Number(match[3]) },
+    ports: { http: Number(match[1]), https: Number(match[2]), defaultServer: Number(match[3]), healthz: Number(match[4]) },
     log: () => stderr,
     waitForLog,
     async stop() {
