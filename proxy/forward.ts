@@ -56,7 +56,8 @@ export function isClientGone(res: ClientResponse): boolean {
 export function writeResponseHead(res: ClientResponse, status: number, statusText: string, headers: readonly string[]): void {
   // Node 20 takes a flat array here too (appending duplicates), though @types/node doesn't say so.
   if (res instanceof Http2ServerResponse) res.writeHead(status, headers as unknown as OutgoingHttpHeaders);
-  else res.writeHead(status, statusText, headers as string[]);
+  else if (statusText) res.writeHead(status, statusText, headers as string[]);
+  else res.writeHead(status, headers as string[]); // node supplies the standard reason phrase
 }
 
 /** Answers with a short text body, as nginx's error pages do. */

@@ -42,6 +42,7 @@ export function localService(name: string, port: number): KubeObject[] {
 
 export interface SimpleResponse {
   readonly status: number;
+  readonly statusMessage: string;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
 }
@@ -51,7 +52,7 @@ function collect(res: IncomingMessage, resolve: (response: SimpleResponse) => vo
   res.setEncoding('utf8');
   res.on('data', (chunk: string) => (body += chunk));
   res.on('error', reject);
-  res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+  res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }));
 }
 
 /** GET over HTTPS/1.1 with this SNI and Host (certificates not verified). */

@@ -35,6 +35,7 @@ describe('TLS: redirects and HSTS', { timeout: 30_000 }, () => {
     proxy.apply(objects());
     const response = await httpGet(proxy.http, 'secure.example:8080', '/a/b?c=d&e');
     assert.equal(response.status, 308);
+    assert.equal(response.statusMessage, 'Permanent Redirect');
     // The test's HTTPS port isn't 443, so it is named; on 443 the Location has no port.
     assert.equal(response.headers.location, `https://secure.example:${proxy.https}/a/b?c=d&e`);
     assert.equal(response.headers['strict-transport-security'], undefined);
