@@ -7,7 +7,9 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { LOCALHOST, Resources, eventually, send, startProxy, startUpstream, tableFor, type Proxy } from '../helpers/upstreams.ts';
 
 const HOST = 'app.example.com';
-const BIG = 8 * 1024 * 1024;
+// Far more than loopback socket buffers hold (client receive + proxy send buffers can take ~10 MiB
+// between them), so a response can't finish into kernel buffers before its client leaves.
+const BIG = 256 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 /** Writes `total` bytes with backpressure, stopping if the connection closes. */
