@@ -1,5 +1,7 @@
 // A tiny HTTP backend for tests, run as its own process (often inside a test network namespace):
-// answers `<name> <method> <url>` and reports readiness on stdout.
+// answers `<name> <method> <url>` and reports readiness on stdout. A request carrying
+// `x-delay-ms: N` is answered N ms late, and reported on stdout as it arrives (a slow request,
+// for graceful-shutdown tests).
 // Usage: node echo-server.mjs --listen ADDRESS:PORT --name NAME
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -7,10 +9,16 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { listen: { type: 'string' }, name: { type: 'string' } } });
 const [host, port] = (values.listen ?? '127.0.0.1:0').split(/:(?=\d+$)/);
 const name = values.name ?? 'backend';
+const MAX_DELAY_MS = 60_000;
 const server = createServer((req, res) => {
   const body = `${name} ${req.method} ${req.url}`;
-  res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  const delayMs = Math.min(Number(req.headers['x-delay-ms'] ?? 0) || 0, MAX_DELAY_MS);
+  // Only slow requests are reported, so that benchmarks don't pay for a line per request.
+  if (delayMs > 0) process.stdout.write(`received ${req.method} ${req.url}\n`);
+  setTimeout(() => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, delayMs);
 });
 server.listen(Number(port), host, () => {
   process.stdout.write(`listening ${JSON.stringify(server.address())}\n`);

@@ -26,6 +26,8 @@ export interface TestBackend {
   readonly name: string;
   readonly address: string;
   readonly port: number;
+  /** What the backend printed: `listening ...`, then `received <method> <url>` per slow request. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -83,7 +85,7 @@ export function createTestNetwork(hosts: number, subnet = 1 + (randomBytes(1)[0]
         child.kill('SIGKILL');
         await once(child, 'exit');
       };
-      return { name, address, port, stop };
+      return { name, address, port, output: () => output, stop };
     },
     async destroy() {
       await Promise.all([...children].map(async (child) => {

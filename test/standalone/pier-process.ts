@@ -18,9 +18,16 @@ export interface PierProcess {
 
 const START_TIMEOUT_MS = 20_000;
 
-export async function startPier(args: string[]): Promise<PierProcess> {
+export interface StartPierOptions {
+  /** Extra environment variables (POD_NAMESPACE, say), on top of this process's. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Starts `pier <args>` on free loopback ports (the port flags given here override any in `args`). */
+export async function startPier(args: string[], options: StartPierOptions = {}): Promise<PierProcess> {
   const child = spawn(process.execPath, [PIER_BIN, ...args, '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
