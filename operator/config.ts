@@ -1,5 +1,6 @@
 // Command-line flags, with ingress-nginx's names. Parsed once, here, with zod; everything else
 // receives the resulting Config. A bad flag is a FlagError, which the CLI turns into exit code 2.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -63,6 +64,11 @@ const FLAGS = {
   'proxy-connect-timeout': { schema: duration.default(5000), help: 'timeout for connecting to an upstream (default 5s)' },
   'proxy-read-timeout': { schema: duration.default(60_000), help: 'timeout between two reads from an upstream (default 60s)' },
   'proxy-send-timeout': { schema: duration.default(60_000), help: 'timeout between two writes to an upstream (default 60s)' },
+  workers: {
+    // Read once here, at the edge, like every other default.
+    schema: z.coerce.number().int().min(1).default(availableParallelism),
+    help: 'proxy worker processes sharing the HTTP/HTTPS ports (default: the number of CPUs; 1 runs one process)',
+  },
   'shutdown-grace-period': { schema: duration.default(30_000), help: 'how long to let requests under way finish on SIGTERM (default 30s)' },
   output: { schema: z.enum(['table', 'json']).default('table'), help: '`pier routes` output: table or json' },
   'log-level': { schema: z.enum(['debug', 'info', 'warn', 'error']).default('info'), help: 'log verbosity' },

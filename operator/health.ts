@@ -1,13 +1,18 @@
 // The health and metrics port (10254): /healthz for probes, /metrics for Prometheus.
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
 
 export interface HealthCheck {
   /** Null when healthy, else why not, shown in the 500 body. */
   (): string | null;
 }
 
-export function createHealthServer(check: HealthCheck, registry: Registry): Server {
+/** What /metrics serves: a prom-client Registry, or the workers' metrics aggregated on request. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export function createHealthServer(check: HealthCheck, registry: MetricsSource): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {

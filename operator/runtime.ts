@@ -2,7 +2,7 @@
 // from a snapshot, swap them into the proxy, report warnings, and serve health and metrics.
 import type { Server } from 'node:http';
 import type { Config } from './config.ts';
-import { createHealthServer } from './health.ts';
+import { createHealthServer, type MetricsSource } from './health.ts';
 import type { Logger } from './log.ts';
 import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
@@ -10,7 +10,9 @@ import type { RouteComputation, RouteOptions, RouteWarning } from './routes/type
 import { CertificateCache } from './routes/tls.ts';
 import type { Snapshot } from './store.ts';
 import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
-import { ProxyServer, type BoundPorts } from '../proxy/server.ts';
+import type { DataPlane } from '../proxy/data-plane.ts';
+import { ProxyServer, type BoundPorts, type ProxyOptions } from '../proxy/server.ts';
+import { WorkerPool, aggregateMetrics } from '../proxy/workers.ts';
 
 /** The computation's options from the flags; `now` is the clock certificates are checked against. */
 export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = [], now = Date.now(), certificateCache?: CertificateCache): RouteOptions {
@@ -39,7 +41,10 @@ export interface RunningPorts extends BoundPorts {
 
 export class Runtime {
   readonly metrics: PierMetrics = createMetrics();
-  readonly proxy: ProxyServer;
+  /** The ProxyServer in this process (--workers=1), or the pool of proxy worker processes. */
+  readonly dataPlane: DataPlane;
+  /** The pool when --workers > 1, for readiness and metrics; null with one process. */
+  readonly #workers: WorkerPool | null;
   readonly #config: Config;
   readonly #log: Logger;
   readonly #health: Server;
@@ -55,23 +60,48 @@ export class Runtime {
     this.#config = config;
     this.#log = log;
     const flags = config.flags;
-    this.proxy = new ProxyServer(
-      {
-        bindAddress: flags['bind-address'],
-        httpPort: flags['http-port'],
-        httpsPort: flags['https-port'],
-        defaultServerPort: flags['default-server-port'],
-        timeouts: { connectMs: flags['proxy-connect-timeout'], readMs: flags['proxy-read-timeout'], sendMs: flags['proxy-send-timeout'] },
+    const proxyOptions: ProxyOptions = {
+      bindAddress: flags['bind-address'],
+      httpPort: flags['http-port'],
+      httpsPort: flags['https-port'],
+      defaultServerPort: flags['default-server-port'],
+      timeouts: { connectMs: flags['proxy-connect-timeout'], readMs: flags['proxy-read-timeout'], sendMs: flags['proxy-send-timeout'] },
+    };
+    if (flags.workers > 1) {
+      const pool = new WorkerPool(
+        { count: flags.workers, proxy: proxyOptions, drainMs: flags['shutdown-grace-period'], logLevel: flags['log-level'] },
+        this.metrics.registry,
+        log,
+      );
+      this.#workers = pool;
+      this.dataPlane = pool;
+    } else {
+      this.#workers = null;
+      this.dataPlane = new ProxyServer(proxyOptions, this.metrics);
+    }
+    this.#health = createHealthServer(() => this.#healthProblem(), this.#metricsSource());
+  }
+
+  /** With workers, a scrape asks each of them and merges their metrics with this process's own. */
+  #metricsSource(): MetricsSource {
+    const registry = this.metrics.registry;
+    const pool = this.#workers;
+    if (!pool) return registry;
+    return {
+      contentType: registry.contentType,
+      metrics: async () => {
+        const [own, workers] = await Promise.all([registry.getMetricsAsJSON(), pool.workerMetrics()]);
+        return aggregateMetrics(own, workers).metrics();
       },
-      this.metrics,
-    );
-    this.#health = createHealthServer(() => this.#healthProblem(), this.metrics.registry);
+    };
   }
 
   #healthProblem(): string | null {
     if (this.#draining) return 'shutting down';
     if (this.#unhealthyBecause) return this.#unhealthyBecause;
-    return this.#routesLoaded ? null : 'routes not loaded yet';
+    if (!this.#routesLoaded) return 'routes not loaded yet';
+    if (this.#workers && this.#workers.readyCount === 0) return 'no proxy worker is ready';
+    return null;
   }
 
   /** Marks the process unhealthy (a missing permission, say) or healthy again with null. */
@@ -83,7 +113,7 @@ export class Runtime {
   apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = []): RouteComputation {
     const started = performance.now();
     const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
-    this.proxy.swap(result.table);
+    this.dataPlane.swap(result.table);
     this.#routesLoaded = true;
     this.recordChange(true);
     const current = new Set<string>();
@@ -108,7 +138,7 @@ export class Runtime {
   }
 
   async start(): Promise<RunningPorts> {
-    const ports = await this.proxy.listen();
+    const ports = await this.dataPlane.listen();
     const flags = this.#config.flags;
     const healthz = await new Promise<number>((resolve, reject) => {
       this.#health.once('error', reject);
@@ -126,7 +156,7 @@ export class Runtime {
     this.#draining = true;
     const graceMs = this.#config.flags['shutdown-grace-period'];
     this.#log.info('draining', { graceMs });
-    await this.proxy.close(graceMs);
+    await this.dataPlane.close(graceMs);
     await new Promise<void>((resolve) => this.#health.close(() => resolve()));
     this.#health.closeAllConnections();
   }

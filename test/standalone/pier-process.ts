@@ -21,11 +21,23 @@ const START_TIMEOUT_MS = 20_000;
 export interface StartPierOptions {
   /** Extra environment variables (POD_NAMESPACE, say), on top of this process's. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Run with Pier's own --workers default (the CPU count) instead of this helper's --workers=1. */
+  readonly defaultWorkers?: boolean;
+}
+
+/**
+ * Pier defaults to one proxy process per CPU; these tests run one (--workers=1) unless the caller
+ * passes --workers or asks for the default, so the suites that aren't about workers stay fast and
+ * their processes few. test/workers covers the multi-process data plane, with the default too.
+ */
+function workerArgs(args: readonly string[], options: StartPierOptions): string[] {
+  if (options.defaultWorkers || args.some((arg) => arg === '--workers' || arg.startsWith('--workers='))) return [];
+  return ['--workers=1'];
 }
 
 /** Starts `pier <args>` on free loopback ports (the port flags given here override any in `args`). */
 export async function startPier(args: string[], options: StartPierOptions = {}): Promise<PierProcess> {
-  const child = spawn(process.execPath, [PIER_BIN, ...args, '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'], {
+  const child = spawn(process.execPath, [PIER_BIN, ...args, ...workerArgs(args, options), '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
@@ -51,7 +63,7 @@ export async function startPier(args: string[], options: StartPierOptions = {}):
     log: () => stderr,
     waitForLog,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       return code as number | null;

@@ -1,0 +1,72 @@
+// One proxy worker process: a ProxyServer on the ports shared through node:cluster, driven by the
+// primary over IPC (see workers.ts for the protocol). It binds only after it has the primary's
+// current table, answers heartbeats and metrics requests, and drains and exits when told to, or
+// when its primary goes away (the IPC channel closes), so it never outlives the primary.
+import { createLogger } from '../operator/log.ts';
+import { createMetrics, type PierMetrics } from './metrics.ts';
+import { ProxyServer } from './server.ts';
+import type { PrimaryMessage, WorkerMessage } from './workers.ts';
+
+const EXIT_CANNOT_SERVE = 1;
+
+export function runWorker(): void {
+  let log = createLogger('info');
+  let proxy: ProxyServer | null = null;
+  let metrics: PierMetrics | null = null;
+  let drainMs = 0;
+  let stopping = false;
+
+  const send = (message: WorkerMessage, sent?: () => void): void => {
+    if (process.connected) process.send?.(message, undefined, undefined, sent);
+  };
+  const stop = async (graceMs: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await proxy?.close(graceMs);
+    process.exit(0);
+  };
+
+  process.on('message', (message: PrimaryMessage) => {
+    switch (message.type) {
+      case 'start': {
+        log = createLogger(message.logLevel);
+        drainMs = message.drainMs;
+        metrics = createMetrics();
+        proxy = new ProxyServer(message.options, metrics);
+        // The table first, then the ports: this worker never answers from an empty or old table.
+        if (message.spec) proxy.swap(message.spec);
+        proxy.listen().then(
+          (ports) => send({ type: 'ready', ports }),
+          (error: Error) => {
+            stopping = true;
+            send({ type: 'failed', message: error.message }, () => process.exit(EXIT_CANNOT_SERVE));
+          },
+        );
+        return;
+      }
+      case 'swap':
+        try {
+          proxy?.swap(message.spec);
+        } catch (error) {
+          log.error(`proxy worker ${process.pid} kept its table: ${(error as Error).message}`);
+        }
+        return;
+      case 'ping':
+        send({ type: 'pong', id: message.id });
+        return;
+      case 'metrics':
+        void (metrics?.registry.getMetricsAsJSON() ?? Promise.resolve([])).then((json) => send({ type: 'metrics', id: message.id, metrics: json }));
+        return;
+      case 'stop':
+        void stop(message.drainMs);
+        return;
+    }
+  });
+  // The primary is gone (crashed, or SIGKILLed): finish what is under way, then exit.
+  process.on('disconnect', () => void stop(drainMs));
+  // Shutdown is the primary's to run: a Ctrl-C reaches the whole process group, and a worker that
+  // died on it would drop requests the primary's own drain is waiting for.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
+  send({ type: 'hello' });
+}
