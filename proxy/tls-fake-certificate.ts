@@ -88,7 +88,9 @@ export function makeFakeCertificate(now: Date): PemPair {
 export function makeSelfSignedCertificate(options: SelfSignedOptions): PemPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const serial = randomBytes(SERIAL_BYTES);
-  serial[0] = (serial[0] as number) & 0x7f; // a positive INTEGER
+  // DER wants a positive INTEGER in its shortest form: a clear top bit (positive) and a non-zero
+  // first byte (a leading 0x00 is only allowed before a byte with the top bit set).
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
   const subject = name(options.organization, options.commonName);
   const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
   const dnsNames = options.dnsNames.map((dnsName) => tlv(0x82, Buffer.from(dnsName))); // [2] IMPLICIT dNSName
