@@ -54,6 +54,7 @@ const options = {
   defaultBackendService: null,
   annotationsPrefix: 'nginx.ingress.kubernetes.io',
   statusAddresses: [{ ip: '192.0.2.1' }],
+  now: Date.now(),
 };
 
 function gc(): void {

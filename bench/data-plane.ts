@@ -188,7 +188,7 @@ try {
     nginxes.push(nginx);
     const pierPort = await freePort();
     const pierArgs = ['serve', '--manifests', tmp, '--bind-address=127.0.0.1', `--http-port=${pierPort}`, `--https-port=${await freePort()}`, `--healthz-port=${await freePort()}`, `--default-server-port=${await freePort()}`, '--log-level=warn'];
-    if (workers > 1) pierArgs.push(`--workers=${workers}`);
+    pierArgs.push(`--workers=${workers}`);
     const pier = spawn(process.execPath, [join(ROOT, 'bin/pier.mjs'), ...pierArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(pier);
     await waitForPort(pierPort);
@@ -237,7 +237,7 @@ try {
     }
     sections.push(
       [
-        `### ${workers} process${workers > 1 ? 'es' : ''} each (nginx worker_processes ${workers}, Pier ${workers > 1 ? `--workers=${workers}` : 'one process'})`,
+        `### ${workers} process${workers > 1 ? 'es' : ''} each (nginx worker_processes ${workers}, Pier --workers=${workers})`,
         '',
         '| load | target | req/s (median) | req/s per round | p50 ms | p99 ms | proxy CPU us/req | proxy RSS MiB |',
         '|---|---|---|---|---|---|---|---|',
