@@ -10,7 +10,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { objectKey, parseObject, type Kind } from '../model.ts';
+import { objectKey, parseObject, type Kind, type KubeObject } from '../model.ts';
 import type { Store } from '../store.ts';
 import type { Logger } from '../log.ts';
 import { isForbidden, missingPermissionMessage, apiMessageOf, type Permission } from '../kube/api-errors.ts';
@@ -124,6 +124,8 @@ export class ClusterSource {
   readonly #informers = new Map<Kind, ListWatch<KubernetesObject>>();
   readonly #synced = new Set<Kind>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
+  /** The next retry delay per kind: doubles while a kind keeps failing, back to the first after a list works. */
+  readonly #retryMs = new Map<Kind, number>();
   readonly #kc: KubeConfig;
   #stopped = false;
   #onSynced: (() => void) | null = null;
@@ -146,7 +148,7 @@ export class ClusterSource {
     const synced = new Promise<void>((resolve) => {
       this.#onSynced = resolve;
     });
-    for (const watched of this.#kinds) this.#startKind(watched, FIRST_RETRY_MS);
+    for (const watched of this.#kinds) this.#startKind(watched);
     return synced;
   }
 
@@ -160,7 +162,7 @@ export class ClusterSource {
     await Promise.all([...this.#informers.values()].map((informer) => informer.stop()));
   }
 
-  #startKind(watched: WatchedKind, retryMs: number): void {
+  #startKind(watched: WatchedKind): void {
     const { kind } = watched;
     const listFn = async (): Promise<ListResult> => {
       let list: ListResult;
@@ -171,8 +173,11 @@ export class ClusterSource {
       }
       // The list worked: permission is fine, and the kind counts as synced once its items are in.
       this.#events.onPermission(kind, null);
+      this.#retryMs.delete(kind);
+      const items = list.items.map((item) => toWireObject(item, kind, watched.apiVersion) as KubernetesObject);
+      this.#replaceAll(watched, items);
       setImmediate(() => this.#markSynced(kind));
-      return { metadata: list.metadata, items: list.items.map((item) => toWireObject(item, kind, watched.apiVersion) as KubernetesObject) };
+      return { metadata: list.metadata, items };
     };
     const informer = new ListWatch<KubernetesObject>(watched.path, new Watch(this.#kc), listFn, false, undefined, watched.fieldSelector);
     this.#informers.set(kind, informer);
@@ -186,6 +191,8 @@ export class ClusterSource {
     informer.on('error', (error: unknown) => {
       if (this.#stopped) return;
       const verb = (error as { pierVerb?: string }).pierVerb ?? 'watch';
+      const retryMs = this.#retryMs.get(kind) ?? FIRST_RETRY_MS;
+      this.#retryMs.set(kind, Math.min(retryMs * 2, MAX_RETRY_MS));
       if (isForbidden(error)) {
         const message = missingPermissionMessage({ verb, resource: watched.resource, namespace: watched.namespace }, error);
         this.#log.error(message);
@@ -195,7 +202,7 @@ export class ClusterSource {
       }
       const timer = setTimeout(() => {
         this.#retryTimers.delete(timer);
-        if (!this.#stopped) this.#startKind(watched, Math.min(retryMs * 2, MAX_RETRY_MS));
+        if (!this.#stopped) this.#startKind(watched);
       }, retryMs);
       this.#retryTimers.add(timer);
     });
@@ -205,15 +212,39 @@ export class ClusterSource {
     informer.start().catch((error: unknown) => this.#log.error(`starting the ${kind} informer failed: ${apiMessageOf(error)}`));
   }
 
-  #upsert(watched: WatchedKind, object: KubernetesObject): void {
+  /**
+   * A (re)list is the whole truth for its kind: every informer restart starts with an empty cache,
+   * so objects deleted while the watch was down would otherwise never leave the store.
+   */
+  #replaceAll(watched: WatchedKind, items: KubernetesObject[]): void {
+    const fresh = [];
+    for (const item of items) {
+      const parsed = this.#parse(watched, item);
+      const kept = parsed ?? this.#store.get(watched.kind, objectKey({ namespace: item.metadata?.namespace, name: item.metadata?.name ?? '' }));
+      if (kept) fresh.push(kept);
+    }
+    this.#store.replaceKind(watched.kind, fresh);
+    this.#events.onChange();
+  }
+
+  /** The checked object, or null (logged) when it fails its schema and its last good version stays. */
+  #parse(watched: WatchedKind, object: KubernetesObject): KubeObject | null {
     const wire = object.kind ? object : toWireObject(object, watched.kind, watched.apiVersion);
     const parsed = parseObject(wire, watched.kind);
-    if (!parsed.ok) {
-      const name = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
-      this.#log.warn(`${watched.kind} ${name} is invalid and ignored; its last good version stays in force: ${parsed.error}`);
-      return;
-    }
-    this.#store.set(parsed.object);
+    if (parsed.ok) return parsed.object;
+    const name = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    this.#log.warn(`${watched.kind} ${name} is invalid and ignored; its last good version stays in force: ${parsed.error}`);
+    return null;
+  }
+
+  #upsert(watched: WatchedKind, object: KubernetesObject): void {
+    const key = objectKey({ namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' });
+    // The list's items come through here too, right after #replaceAll stored them.
+    const stored = this.#store.get(watched.kind, key);
+    if (stored && object.metadata?.resourceVersion && stored.metadata.resourceVersion === object.metadata.resourceVersion) return;
+    const parsed = this.#parse(watched, object);
+    if (!parsed) return;
+    this.#store.set(parsed);
     this.#events.onChange();
   }
 

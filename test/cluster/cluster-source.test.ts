@@ -1,0 +1,75 @@
+// The cluster source on the real API server: what reaches the store when a watch keeps failing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ensureControlPlane, freshNamespace, serviceAccountKubeConfig, type ControlPlane } from '../helpers/cluster.ts';
+import { Cleanup, eventually } from '../helpers/controller.ts';
+import { ClusterSource } from '../../operator/sources/cluster.ts';
+import { Store } from '../../operator/store.ts';
+import { createLogger } from '../../operator/log.ts';
+import type { Kind } from '../../operator/model.ts';
+
+describe('ClusterSource', { timeout: 60_000 }, () => {
+  let plane: ControlPlane;
+  let namespace: string;
+  const cleanup = new Cleanup();
+
+  before(async () => {
+    plane = await ensureControlPlane();
+    namespace = await freshNamespace(plane.admin, 'cluster-source');
+  });
+  after(() => cleanup.run());
+
+  it('drops an object deleted while its watch is failing, at the next relist, and names the missing watch permission', async () => {
+    // The ServiceAccount may list Ingresses but not watch them, so every attempt lists afresh and then fails.
+    const rbac = plane.admin.makeApiClient(RbacAuthorizationV1Api);
+    const roleName = `pier-test-${namespace}`;
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: roleName },
+        rules: [
+          { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['list'] },
+          { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['list', 'watch'] },
+          { apiGroups: [''], resources: ['services', 'secrets'], verbs: ['list', 'watch'] },
+          { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+        ],
+      },
+    });
+    cleanup.add('cluster role', () => rbac.deleteClusterRole({ name: roleName }));
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: roleName },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+        subjects: [{ kind: 'ServiceAccount', name: 'lister', namespace }],
+      },
+    });
+    cleanup.add('cluster role binding', () => rbac.deleteClusterRoleBinding({ name: roleName }));
+    const networking = plane.admin.makeApiClient(NetworkingV1Api);
+    const ingress = (name: string) => ({
+      metadata: { name, namespace },
+      spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+    });
+    await networking.createNamespacedIngress({ namespace, body: ingress('doomed') });
+    await networking.createNamespacedIngress({ namespace, body: ingress('kept') });
+
+    const lister = await serviceAccountKubeConfig(plane.admin, namespace, 'lister');
+    const store = new Store();
+    const problems = new Map<Kind, string | null>();
+    const source = new ClusterSource(
+      lister,
+      store,
+      { watchNamespace: undefined, configMap: undefined },
+      { onChange: () => undefined, onPermission: (kind, problem) => problems.set(kind, problem) },
+      createLogger('error', () => undefined),
+    );
+    cleanup.add('cluster source', () => source.stop());
+    void source.start();
+    await eventually('the Ingresses are listed', () => store.get('Ingress', `${namespace}/doomed`) && store.get('Ingress', `${namespace}/kept`));
+    await eventually('the missing watch permission is reported', () => problems.get('Ingress'));
+    assert.match(problems.get('Ingress') ?? '', /^missing RBAC permission: watch ingresses\.networking\.k8s\.io at cluster scope \(/);
+
+    await networking.deleteNamespacedIngress({ name: 'doomed', namespace });
+    await eventually('the deleted Ingress leaves the store', () => store.get('Ingress', `${namespace}/doomed`) === undefined, 20_000);
+    assert.ok(store.get('Ingress', `${namespace}/kept`), 'the other Ingress stays');
+  });
+});
