@@ -1,24 +1,41 @@
-// Propagation latency on the real control plane: with N Ingresses present, change one Ingress's
-// path through the API and time until the first request routed by the new rule succeeds.
-// Usage: node --import tsx bench/propagation.ts [--ingresses 1000] [--changes 50]
-// Needs root (the backend is a test host in a network namespace) and starts the test control
-// plane if none is up (test/cluster/cluster.sh).
+// Propagation latency: with N Ingresses present, change one Ingress's path and time until the first
+// request routed by the new rule succeeds. Two sources, one measurement:
+//   --mode cluster    the change is an API write on the real control plane (pier controller);
+//                     needs root (the backend is a test host in a network namespace) and starts
+//                     the test control plane if none is up (test/cluster/cluster.sh)
+//   --mode manifests  the change is a file write (pier serve --manifests)
+// Usage: node --import tsx bench/propagation.ts [--mode cluster|manifests] [--ingresses 1000] [--changes 50]
 import { parseArgs } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { ensureControlPlane, freshNamespace } from '../test/helpers/cluster.ts';
 import { createTestNetwork } from '../test/helpers/test-hosts.ts';
-import { startPier } from '../test/standalone/pier-process.ts';
+import { startPier, type PierProcess } from '../test/standalone/pier-process.ts';
+import { freePort } from './lib/tools.ts';
 
-const { values } = parseArgs({ options: { ingresses: { type: 'string', default: '1000' }, changes: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: { mode: { type: 'string', default: 'cluster' }, ingresses: { type: 'string', default: '1000' }, changes: { type: 'string', default: '50' } },
+});
+const MODE = values.mode === 'manifests' ? 'manifests' : 'cluster';
 const INGRESSES = Number(values.ingresses);
 const CHANGES = Number(values.changes);
 const CREATE_CONCURRENCY = 8;
 const POLL_INTERVAL_MS = 2;
 const CHANGE_TIMEOUT_MS = 30_000;
+const CHANGED_HOST = 'app-0.example.com';
+
+/** A running Pier with N Ingresses, and how to move app-0's path. */
+interface Setup {
+  readonly pier: PierProcess;
+  changePath(path: string): Promise<void>;
+  teardown(): Promise<void>;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -31,39 +48,100 @@ async function inParallel(count: number, limit: number, work: (index: number) =>
   }));
 }
 
-const plane = await ensureControlPlane();
-const namespace = await freshNamespace(plane.admin, 'bench-propagation');
-const className = `bench-${namespace}`;
-const controllerClass = `pier.dev/${className}`;
-const networking = plane.admin.makeApiClient(NetworkingV1Api);
-const network = createTestNetwork(1);
-const tmp = await mkdtemp(join(tmpdir(), 'pier-bench-'));
-let pier: Awaited<ReturnType<typeof startPier>> | undefined;
-try {
-  const backend = await network.startBackend('bench', network.hostAddresses[0] as string);
-  await networking.createIngressClass({ body: { metadata: { name: className }, spec: { controller: controllerClass } } });
-  await plane.admin.makeApiClient(CoreV1Api).createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80 }] } } });
-  await plane.admin.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
-    namespace,
-    body: { metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', ports: [{ name: 'http', port: backend.port }], endpoints: [{ addresses: [backend.address] }] },
-  });
-  const ingressBody = (index: number, path: string): V1Ingress => ({
+function ingressBody(namespace: string, className: string, index: number, path: string): V1Ingress {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
     metadata: { name: `app-${index}`, namespace },
     spec: {
       ingressClassName: className,
       rules: [{ host: `app-${index}.example.com`, http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
     },
+  };
+}
+
+async function clusterSetup(): Promise<Setup> {
+  const plane = await ensureControlPlane();
+  const namespace = await freshNamespace(plane.admin, 'bench-propagation');
+  const className = `bench-${namespace}`;
+  const networking = plane.admin.makeApiClient(NetworkingV1Api);
+  const network = createTestNetwork(1);
+  const backend = await network.startBackend('bench', network.hostAddresses[0] as string);
+  await networking.createIngressClass({ body: { metadata: { name: className }, spec: { controller: `pier.dev/${className}` } } });
+  await plane.admin.makeApiClient(CoreV1Api).createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80 }] } } });
+  await plane.admin.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
+    namespace,
+    body: { metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', ports: [{ name: 'http', port: backend.port }], endpoints: [{ addresses: [backend.address] }] },
   });
   const started = performance.now();
   await inParallel(INGRESSES, CREATE_CONCURRENCY, async (index) => {
-    await networking.createNamespacedIngress({ namespace, body: ingressBody(index, '/v0') });
+    await networking.createNamespacedIngress({ namespace, body: ingressBody(namespace, className, index, '/v0') });
   });
-  console.error(`created ${INGRESSES} Ingresses in ${Math.round(performance.now() - started)} ms`);
+  console.error(`created ${INGRESSES} Ingresses through the API in ${Math.round(performance.now() - started)} ms`);
+  const pier = await startPier(
+    ['controller', '--kubeconfig', plane.kubeconfigPath, `--controller-class=pier.dev/${className}`, '--publish-status-address=192.0.2.10'],
+    { env: { POD_NAMESPACE: namespace } },
+  );
+  // Measure in steady state: wait until the leader has published status on every Ingress.
+  const deadline = performance.now() + 10 * 60_000;
+  for (;;) {
+    const last = await networking.readNamespacedIngress({ name: `app-${INGRESSES - 1}`, namespace });
+    if ((last.status?.loadBalancer?.ingress ?? []).length > 0) break;
+    if (performance.now() > deadline) throw new Error('status was not published within 10 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  console.error(`status published on all ${INGRESSES} Ingresses ${Math.round(performance.now() - started)} ms after the first was created`);
+  return {
+    pier,
+    async changePath(path) {
+      const current = await networking.readNamespacedIngress({ name: 'app-0', namespace });
+      const rule = current.spec?.rules?.[0]?.http?.paths[0];
+      if (!rule) throw new Error('app-0 lost its rule');
+      rule.path = path;
+      await networking.replaceNamespacedIngress({ name: 'app-0', namespace, body: current });
+    },
+    async teardown() {
+      await pier.stop();
+      await network.destroy();
+      await networking.deleteIngressClass({ name: className }).catch(() => undefined);
+    },
+  };
+}
 
-  pier = await startPier(['controller', '--kubeconfig', plane.kubeconfigPath, `--controller-class=${controllerClass}`, '--publish-status-address=192.0.2.10', '--log-level=warn']);
-  const http = pier.ports.http;
+async function manifestsSetup(): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), 'pier-bench-manifests-'));
+  const backendPort = await freePort();
+  const backend = spawn(process.execPath, [fileURLToPath(new URL('./peers/backend.mjs', import.meta.url)), String(backendPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(backend.stdout!, 'data');
+  const yamlOf = (object: object): string => JSON.stringify(object);
+  await writeFile(
+    join(dir, 'base.yaml'),
+    [
+      { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'pier' }, spec: { controller: 'pier.dev/ingress-controller' } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', ports: [{ name: 'http', port: backendPort }], endpoints: [{ addresses: ['127.0.0.1'] }] },
+    ].map(yamlOf).join('\n---\n'),
+  );
+  // The other N-1 Ingresses in one file, the changed one in its own, as a GitOps checkout might be.
+  await writeFile(join(dir, 'others.yaml'), Array.from({ length: INGRESSES - 1 }, (_, i) => yamlOf(ingressBody('default', 'pier', i + 1, '/v0'))).join('\n---\n'));
+  const writeChanged = (path: string) => writeFile(join(dir, 'app-0.yaml'), yamlOf(ingressBody('default', 'pier', 0, path)));
+  await writeChanged('/v0');
+  const pier = await startPier(['serve', '--manifests', dir]);
+  return {
+    pier,
+    changePath: writeChanged,
+    async teardown() {
+      await pier.stop();
+      backend.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const setup = MODE === 'cluster' ? await clusterSetup() : await manifestsSetup();
+try {
   const get = async (path: string): Promise<number> => {
-    const response = await request(`http://127.0.0.1:${http}${path}`, { headers: { host: 'app-0.example.com' } });
+    const response = await request(`http://127.0.0.1:${setup.pier.ports.http}${path}`, { headers: { host: CHANGED_HOST } });
     await response.body.dump();
     return response.statusCode;
   };
@@ -78,25 +156,19 @@ try {
 
   const latencies: number[] = [];
   for (let change = 1; change <= CHANGES; change++) {
-    const current = await networking.readNamespacedIngress({ name: 'app-0', namespace });
     const path = `/v${change}`;
-    const rule = current.spec?.rules?.[0]?.http?.paths[0];
-    if (!rule) throw new Error('app-0 lost its rule');
-    rule.path = path;
     const writeStarted = performance.now();
-    await networking.replaceNamespacedIngress({ name: 'app-0', namespace, body: current });
+    await setup.changePath(path);
     await waitFor(path);
     latencies.push(performance.now() - writeStarted);
   }
   const sorted = [...latencies].sort((a, b) => a - b);
-  console.log(`Propagation on the real control plane: ${INGRESSES} Ingresses present, ${CHANGES} changes of one Ingress's path`);
-  console.log(`(API write to the first request routed by the new rule; polled every ${POLL_INTERVAL_MS} ms)\n`);
-  console.log('| Ingresses | changes | median ms | p90 ms | p99 ms | min ms | max ms |');
-  console.log('|---|---|---|---|---|---|---|');
-  console.log(`| ${INGRESSES} | ${CHANGES} | ${percentile(sorted, 50).toFixed(0)} | ${percentile(sorted, 90).toFixed(0)} | ${percentile(sorted, 99).toFixed(0)} | ${(sorted[0] as number).toFixed(0)} | ${(sorted[sorted.length - 1] as number).toFixed(0)} |`);
+  const what = MODE === 'cluster' ? 'API write on the real control plane (pier controller)' : 'file write (pier serve --manifests)';
+  console.log(`Propagation, ${what}: ${INGRESSES} Ingresses present, ${CHANGES} changes of one Ingress's path,`);
+  console.log(`timed from the write to the first request routed by the new rule (polled every ${POLL_INTERVAL_MS} ms).\n`);
+  console.log('| source | Ingresses | changes | median ms | p90 ms | p99 ms | min ms | max ms |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| ${MODE} | ${INGRESSES} | ${CHANGES} | ${percentile(sorted, 50).toFixed(0)} | ${percentile(sorted, 90).toFixed(0)} | ${percentile(sorted, 99).toFixed(0)} | ${(sorted[0] as number).toFixed(0)} | ${(sorted[sorted.length - 1] as number).toFixed(0)} |`);
 } finally {
-  await pier?.stop();
-  await network.destroy();
-  await networking.deleteIngressClass({ name: className }).catch(() => undefined);
-  await rm(tmp, { recursive: true, force: true });
+  await setup.teardown();
 }

@@ -116,6 +116,16 @@ export function toWireObject(object: KubernetesObject, kind: string, apiVersion:
   return wire;
 }
 
+/** True for an Ingress update that left spec, labels and annotations as they were. */
+export function onlyStatusChanged(before: KubeObject, after: KubeObject): boolean {
+  if (before.kind !== 'Ingress' || after.kind !== 'Ingress') return false;
+  return (
+    JSON.stringify(before.spec) === JSON.stringify(after.spec) &&
+    JSON.stringify(before.metadata.annotations ?? {}) === JSON.stringify(after.metadata.annotations ?? {}) &&
+    JSON.stringify(before.metadata.labels ?? {}) === JSON.stringify(after.metadata.labels ?? {})
+  );
+}
+
 export class ClusterSource {
   readonly #store: Store;
   readonly #log: Logger;
@@ -245,6 +255,9 @@ export class ClusterSource {
     const parsed = this.#parse(watched, object);
     if (!parsed) return;
     this.#store.set(parsed);
+    // The leader's own status writes come back as updates; they change no route, so they don't
+    // cost a recomputation (the stored status is still current for the next status sync).
+    if (stored && onlyStatusChanged(stored, parsed)) return;
     this.#events.onChange();
   }
 
