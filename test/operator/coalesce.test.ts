@@ -1,0 +1,49 @@
+// Coalescing: a burst of change events costs one run, and a long burst still runs within the maximum delay.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { coalesce } from '../../operator/coalesce.ts';
+
+const HOLD_OFF_MS = 100;
+const MAX_DELAY_MS = 300;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('coalesce', () => {
+  it('runs once for a burst of 1,000 events', async () => {
+    let runs = 0;
+    const coalescer = coalesce(() => runs++, HOLD_OFF_MS, MAX_DELAY_MS);
+    for (let i = 0; i < 1000; i++) coalescer.trigger();
+    await sleep(HOLD_OFF_MS * 5);
+    assert.equal(runs, 1);
+  });
+
+  it('runs within the maximum delay while events keep coming, then once more after they stop', async () => {
+    const runAt: number[] = [];
+    const started = performance.now();
+    const coalescer = coalesce(() => runAt.push(performance.now() - started), HOLD_OFF_MS, MAX_DELAY_MS);
+    // An event every 10 ms for 3 maximum delays: the hold-off alone would never let it run.
+    let triggers = 0;
+    while (performance.now() - started < MAX_DELAY_MS * 3) {
+      coalescer.trigger();
+      triggers++;
+      await sleep(10);
+    }
+    const burstRuns = runAt.length;
+    await sleep(HOLD_OFF_MS * 3);
+    assert.ok(burstRuns >= 2, `ran ${burstRuns} times during a burst of 3 maximum delays`);
+    // Bounded loosely, so a stalled machine can't fail it; uncoalesced it would run once per event.
+    assert.ok(burstRuns <= triggers / 5, `ran ${burstRuns} times for ${triggers} events: the burst was not coalesced`);
+    assert.equal(runAt.length, burstRuns + 1, 'the events after the last run are applied once the burst stops');
+  });
+
+  it('does not run after cancel', async () => {
+    let runs = 0;
+    const coalescer = coalesce(() => runs++, HOLD_OFF_MS, MAX_DELAY_MS);
+    coalescer.trigger();
+    coalescer.cancel();
+    await sleep(HOLD_OFF_MS * 3);
+    assert.equal(runs, 0);
+  });
+});
