@@ -77,7 +77,7 @@ data:
   const child = spawn(process.execPath, [
     PIER_BIN, 'serve', '--manifests', manifests, '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1',
     `--http-port=${http}`, `--https-port=${https}`, `--default-server-port=${defaultServer}`, `--healthz-port=${healthz}`,
-    '--default-ssl-certificate=default/bench-tls', '--log-level=warn',
+    '--default-ssl-certificate=default/bench-tls', '--log-level=warn', '--workers=1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!(await isReady(healthz))) {
