@@ -80,7 +80,7 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
   const origins = upstream.origins.length;
   if (origins === 0) {
     respondWithStatus(res, STATUS_UNAVAILABLE, addedHeaders);
-    deps.metrics.requests.inc({ ...labels, status: String(STATUS_UNAVAILABLE) });
+    deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
   }
   const dispatcher = deps.dispatchers[upstream.protocol];
@@ -103,11 +103,11 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
         attempt();
         return;
       }
-      deps.metrics.requests.inc({ ...labels, status: String(failure.status) });
+      deps.metrics.routes.count(labels, failure.status);
       if (!isClientGone(res)) respondWithStatus(res, failure.status, addedHeaders);
     }, (status) => {
-      deps.metrics.requests.inc({ ...labels, status: String(status) });
-      deps.metrics.upstreamLatency.observe(labels, (performance.now() - started) / 1000);
+      deps.metrics.routes.count(labels, status);
+      deps.metrics.routes.observe(labels, (performance.now() - started) / 1000);
     });
     dispatcher.dispatch(
       {

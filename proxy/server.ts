@@ -17,13 +17,15 @@ import { clientAddressOf } from './headers.ts';
 import { STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
-import type { PierMetrics } from './metrics.ts';
+import type { PierMetrics, RouteLabels } from './metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 
 /** nginx's keepalive_timeout in ingress-nginx: how long an idle client connection is kept. */
 const CLIENT_KEEP_ALIVE_MS = 75_000;
 const HEALTH_PATH = '/healthz';
+/** What requests that no route takes are counted under. */
+const UNMATCHED_LABELS: RouteLabels = { namespace: '', ingress: '', service: '' };
 const STANDARD_HTTPS_PORT = 443;
 /** ingress-nginx's ssl-session-timeout (10m): how long a session ticket may resume a session. */
 const TLS_SESSION_TIMEOUT_S = 600;
@@ -226,13 +228,13 @@ export class ProxyServer {
     const target = table.match(host, path);
     if (!target) {
       respondWithStatus(res, STATUS_NOT_FOUND, added);
-      this.#metrics.requests.inc({ namespace: '', ingress: '', service: '', status: String(STATUS_NOT_FOUND) });
+      this.#metrics.routes.count(UNMATCHED_LABELS, STATUS_NOT_FOUND);
       return;
     }
     if (this.#redirects(table, target.httpsRedirect, secure, path)) {
       const status = table.https.redirectCode;
       respondWithStatus(res, status, ['location', this.#httpsLocation(host, req.url ?? '/')]);
-      this.#metrics.requests.inc({ ...target.labels, status: String(status) });
+      this.#metrics.routes.count(target.labels, status);
       return;
     }
     forwardRequest(req, res, target, this.#forwardedFor(req, secure), this.#deps, added);

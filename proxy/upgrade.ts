@@ -50,7 +50,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       clientSocket.on('close', () => upstreamSocket.destroy());
       upstreamSocket.pipe(clientSocket);
       clientSocket.pipe(upstreamSocket);
-      deps.metrics.requests.inc({ ...target.labels, status: String(statusCode) });
+      deps.metrics.routes.count(target.labels, statusCode);
     },
     onHeaders(statusCode, rawHeaders, resume, statusText) {
       // undici hands a non-101 answer to an upgrade here as an ordinary response. Relay all of
@@ -73,7 +73,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
     },
     onComplete() {
       clientSocket.end();
-      deps.metrics.requests.inc({ ...target.labels, status: String(status) });
+      deps.metrics.routes.count(target.labels, status);
     },
     onError(error) {
       clientSocket.off('drain', onDrain);
@@ -85,7 +85,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       }
       const failure = classifyUpstreamError(error);
       writeRawResponse(clientSocket, failure.status);
-      deps.metrics.requests.inc({ ...target.labels, status: String(failure.status) });
+      deps.metrics.routes.count(target.labels, failure.status);
     },
   };
   deps.dispatchers[target.upstream.protocol].dispatch(

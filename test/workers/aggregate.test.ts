@@ -12,9 +12,9 @@ describe('aggregateMetrics', () => {
     primary.configChanges.inc({ result: 'applied' });
     primary.configLastChangeSuccessful.set(1);
     const workers = [createMetrics(), createMetrics()];
-    workers[0]?.requests.inc({ ...ALPHA, status: '200' }, 3);
-    workers[1]?.requests.inc({ ...ALPHA, status: '200' }, 4);
-    workers[1]?.requests.inc({ ...ALPHA, status: '502' });
+    for (let i = 0; i < 3; i++) workers[0]?.routes.count(ALPHA, 200);
+    for (let i = 0; i < 4; i++) workers[1]?.routes.count(ALPHA, 200);
+    workers[1]?.routes.count(ALPHA, 502);
 
     const merged = aggregateMetrics(
       await primary.registry.getMetricsAsJSON(),
