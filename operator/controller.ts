@@ -105,13 +105,7 @@ export async function runController(config: Config, log: Logger): Promise<number
     log,
   );
 
-  try {
-    await runtime.start();
-  } catch (error) {
-    log.error(`cannot listen: ${(error as Error).message}`);
-    await runtime.stop();
-    return 1;
-  }
+  if (!(await runtime.startOrReport())) return 1;
   log.info('starting', { cluster: kc.getCurrentCluster()?.server, namespace, identity, watchNamespace: flags['watch-namespace'] ?? 'all' });
   const synced = source.start().then(() => {
     log.info('caches synced');

@@ -137,6 +137,18 @@ export class Runtime {
     this.metrics.configLastChangeSuccessful.set(applied ? 1 : 0);
   }
 
+  /** Starts listening; when a port can't be bound, logs why, closes what did open, and returns false. */
+  async startOrReport(): Promise<boolean> {
+    try {
+      await this.start();
+      return true;
+    } catch (error) {
+      this.#log.error(`cannot listen: ${(error as Error).message}`);
+      await this.stop();
+      return false;
+    }
+  }
+
   async start(): Promise<RunningPorts> {
     const ports = await this.dataPlane.listen();
     const flags = this.#config.flags;

@@ -41,13 +41,7 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     return 1;
   }
 
-  try {
-    await runtime.start();
-  } catch (error) {
-    log.error(`cannot listen: ${(error as Error).message}`);
-    await runtime.stop();
-    return 1;
-  }
+  if (!(await runtime.startOrReport())) return 1;
 
   const changed = new Set<string>();
   const reload = coalesce(

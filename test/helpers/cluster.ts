@@ -84,9 +84,13 @@ export async function serviceAccountKubeConfig(
   name: string,
   expirationSeconds = 3600,
 ): Promise<KubeConfig> {
-  const core = admin.makeApiClient(CoreV1Api);
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
+  await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  return tokenKubeConfig(admin, namespace, name, expirationSeconds);
+}
+
+/** A KubeConfig for an existing ServiceAccount (the chart's, say), with a token minted by TokenRequest. */
+export async function tokenKubeConfig(admin: KubeConfig, namespace: string, name: string, expirationSeconds = 3600): Promise<KubeConfig> {
+  const tokenRequest = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     namespace,
     name,
     body: { spec: { audiences: [], expirationSeconds } },

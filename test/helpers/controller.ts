@@ -15,7 +15,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { synthesizePier, type Manifest, type PolicyRule } from '../charts/synthesize.ts';
-import { serviceAccountKubeConfig, writeKubeConfigFile, type ControlPlane } from './cluster.ts';
+import { serviceAccountKubeConfig, tokenKubeConfig, writeKubeConfigFile, type ControlPlane } from './cluster.ts';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
 
 /** What every bounded wait in the cluster suites defaults to. */
@@ -302,20 +302,7 @@ export async function leaseHolder(admin: KubeConfig, namespace: string, name: st
 
 /** A token for an existing ServiceAccount (the chart's, say), as a kubeconfig file in `dir`. */
 export async function tokenKubeConfigFile(admin: KubeConfig, namespace: string, name: string, dir: string): Promise<string> {
-  const core = admin.makeApiClient(CoreV1Api);
-  const token = (await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token;
-  if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
-  const cluster = admin.getCurrentCluster();
-  if (!cluster) throw new Error('the admin KubeConfig has no current cluster');
-  const user = `system:serviceaccount:${namespace}:${name}`;
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ ...cluster, name: 'pier-test' }],
-    users: [{ name: user, token }],
-    contexts: [{ name: user, cluster: 'pier-test', user }],
-    currentContext: user,
-  });
-  return writeKubeConfigFile(kubeConfig, join(dir, `${namespace}-${name}.kubeconfig`));
+  return writeKubeConfigFile(await tokenKubeConfig(admin, namespace, name), join(dir, `${namespace}-${name}.kubeconfig`));
 }
 
 /**
