@@ -44,10 +44,6 @@ export class Store {
     for (const object of objects) map.set(objectKey(object.metadata), object);
   }
 
-  size(kind: Kind): number {
-    return this.#maps[kind].size;
-  }
-
   /** A frozen view of the store now. The objects are shared, so nothing may mutate them. */
   snapshot(): Snapshot {
     const slicesByService = new Map<string, ObjectOf<'EndpointSlice'>[]>();

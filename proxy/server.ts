@@ -147,10 +147,6 @@ export class ProxyServer {
     }
   }
 
-  get table(): RouteTable {
-    return this.#compiled.routes;
-  }
-
   /** The certificate served when nothing else matches and no --default-ssl-certificate is set. */
   get fakeCertificatePem(): string {
     return this.#fakeCertificate.certificatePem;

@@ -4,7 +4,6 @@
 export const HTTP_FORBIDDEN = 403;
 export const HTTP_NOT_FOUND = 404;
 export const HTTP_CONFLICT = 409;
-export const HTTP_GONE = 410;
 
 export function httpStatusOf(error: unknown): number | undefined {
   const candidate = error as { code?: unknown; statusCode?: unknown } | null;
