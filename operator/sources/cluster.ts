@@ -19,6 +19,30 @@ const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
+/**
+ * A Watch that a stop reaches even mid-setup. ListWatch.stop() aborts only a watch whose request it
+ * already holds; one still connecting (or one started right after a list that was under way) would
+ * stay open and keep the process alive. This one aborts such a watch as soon as it exists.
+ */
+class StoppableWatch extends Watch {
+  #stopped = false;
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    if (this.#stopped) {
+      const never = new AbortController();
+      never.abort();
+      return never;
+    }
+    const request = await super.watch(...args);
+    if (this.#stopped) request.abort();
+    return request;
+  }
+}
+
 interface ListResult {
   metadata?: { resourceVersion?: string };
   items: KubernetesObject[];
@@ -132,6 +156,8 @@ export class ClusterSource {
   readonly #events: ClusterSourceEvents;
   readonly #kinds: WatchedKind[];
   readonly #informers = new Map<Kind, ListWatch<KubernetesObject>>();
+  /** Each kind's current watch; a kind restarts only after its last watch has ended. */
+  readonly #watches = new Map<Kind, StoppableWatch>();
   readonly #synced = new Set<Kind>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   /** The next retry delay per kind: doubles while a kind keeps failing, back to the first after a list works. */
@@ -169,6 +195,7 @@ export class ClusterSource {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#retryTimers) clearTimeout(timer);
+    for (const watch of this.#watches.values()) watch.stop();
     await Promise.all([...this.#informers.values()].map((informer) => informer.stop()));
   }
 
@@ -189,7 +216,9 @@ export class ClusterSource {
       setImmediate(() => this.#markSynced(kind));
       return { metadata: list.metadata, items };
     };
-    const informer = new ListWatch<KubernetesObject>(watched.path, new Watch(this.#kc), listFn, false, undefined, watched.fieldSelector);
+    const watch = new StoppableWatch(this.#kc);
+    this.#watches.set(kind, watch);
+    const informer = new ListWatch<KubernetesObject>(watched.path, watch, listFn, false, undefined, watched.fieldSelector);
     this.#informers.set(kind, informer);
     const upsert = (object: KubernetesObject): void => this.#upsert(watched, object);
     informer.on('add', upsert);

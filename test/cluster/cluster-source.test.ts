@@ -1,13 +1,15 @@
 // The cluster source on the real API server: what reaches the store when a watch keeps failing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ensureControlPlane, freshNamespace, serviceAccountKubeConfig, type ControlPlane } from '../helpers/cluster.ts';
 import { Cleanup, eventually } from '../helpers/controller.ts';
 import { ClusterSource } from '../../operator/sources/cluster.ts';
 import { Store } from '../../operator/store.ts';
 import { createLogger } from '../../operator/log.ts';
-import type { Kind } from '../../operator/model.ts';
 
 describe('ClusterSource', { timeout: 60_000 }, () => {
   let plane: ControlPlane;
@@ -54,22 +56,36 @@ describe('ClusterSource', { timeout: 60_000 }, () => {
 
     const lister = await serviceAccountKubeConfig(plane.admin, namespace, 'lister');
     const store = new Store();
-    const problems = new Map<Kind, string | null>();
+    // Every report in order: a successful list clears the problem (null) before the watch fails again.
+    const ingressReports: (string | null)[] = [];
     const source = new ClusterSource(
       lister,
       store,
       { watchNamespace: undefined, configMap: undefined },
-      { onChange: () => undefined, onPermission: (kind, problem) => problems.set(kind, problem) },
+      { onChange: () => undefined, onPermission: (kind, problem) => kind === 'Ingress' && ingressReports.push(problem) },
       createLogger('error', () => undefined),
     );
     cleanup.add('cluster source', () => source.stop());
     void source.start();
     await eventually('the Ingresses are listed', () => store.get('Ingress', `${namespace}/doomed`) && store.get('Ingress', `${namespace}/kept`));
-    await eventually('the missing watch permission is reported', () => problems.get('Ingress'));
-    assert.match(problems.get('Ingress') ?? '', /^missing RBAC permission: watch ingresses\.networking\.k8s\.io at cluster scope \(/);
+    const reported = await eventually('a missing permission is reported', () => ingressReports.find((problem) => problem !== null));
+    assert.match(reported, /^missing RBAC permission: watch ingresses\.networking\.k8s\.io at cluster scope \(/);
 
     await networking.deleteNamespacedIngress({ name: 'doomed', namespace });
     await eventually('the deleted Ingress leaves the store', () => store.get('Ingress', `${namespace}/doomed`) === undefined, 20_000);
     assert.ok(store.get('Ingress', `${namespace}/kept`), 'the other Ingress stays');
+  });
+
+  it('lets the process exit when it is stopped while its informers are still listing', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/start-then-stop-source.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, plane.kubeconfigPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    // A watch left open would keep it running: give it 15 s, then kill it and fail.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    clearTimeout(killer);
+    assert.equal(output, 'stopped\n');
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'the process did not exit by itself after stop()');
   });
 });

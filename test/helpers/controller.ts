@@ -57,16 +57,16 @@ export class Cleanup {
 }
 
 /**
- * Polls `probe` until it returns something other than undefined/false (without throwing), and
- * returns that; after `timeoutMs` it fails with the last error or value seen.
+ * Polls `probe` until it returns something other than undefined, null or false (without
+ * throwing), and returns that; after `timeoutMs` it fails with the last error or value seen.
  */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = DEFAULT_WAIT_MS): Promise<T> {
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = DEFAULT_WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = undefined;
   for (;;) {
     try {
       const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
+      if (value !== undefined && value !== null && value !== false) return value as T;
       last = value;
     } catch (error) {
       last = error;
