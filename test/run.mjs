@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const clusterScript = join(root, 'test', 'cluster', 'cluster.sh');
 const clusterKubeconfig = join(root, '.cluster', 'kubeconfig');
+// The whole suite takes about 4 min here; a test process that hangs must fail the run, not outlast CI.
+const WHOLE_RUN_TIMEOUT_MS = 30 * 60_000;
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -53,7 +55,11 @@ const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test
   cwd: root,
   stdio: 'inherit',
   env,
+  timeout: WHOLE_RUN_TIMEOUT_MS,
 });
+if (result.error?.code === 'ETIMEDOUT') {
+  console.error(`run.mjs: the tests were still running after ${WHOLE_RUN_TIMEOUT_MS / 60_000} min (a test process that never exits?); stopped them`);
+}
 // Also catches a control plane that a suite started itself through ensureControlPlane().
 if (manageCluster && !wasUp && existsSync(join(root, '.cluster'))) cluster('down');
 process.exit(result.status ?? 1);
