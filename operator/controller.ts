@@ -54,7 +54,7 @@ export async function runController(config: Config, log: Logger): Promise<number
   }
   const namespace = controllerNamespace(kc, process.env);
   const identity = controllerIdentity(process.env, hostname(), process.pid);
-  const runtime = new Runtime(config, log);
+  const runtime = new Runtime(config, log, () => reconcile.trigger());
   const store = new Store();
 
   const problems = new Map<string, string>();

@@ -39,6 +39,9 @@ export interface RunningPorts extends BoundPorts {
   readonly healthz: number;
 }
 
+/** setTimeout's longest delay (about 24.8 days); a later certificate change is checked for then. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 export class Runtime {
   readonly metrics: PierMetrics = createMetrics();
   /** The ProxyServer in this process (--workers=1), or the pool of proxy worker processes. */
@@ -55,10 +58,14 @@ export class Runtime {
   #routesLoaded = false;
   #unhealthyBecause: string | null = null;
   #draining = false;
+  /** Asks the owner to compute routes again: the clock alone changed a certificate's validity. */
+  readonly #recompute: () => void;
+  #certificateTimer: NodeJS.Timeout | null = null;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, recompute: () => void) {
     this.#config = config;
     this.#log = log;
+    this.#recompute = recompute;
     const flags = config.flags;
     const proxyOptions: ProxyOptions = {
       bindAddress: flags['bind-address'],
@@ -115,6 +122,7 @@ export class Runtime {
     const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
     this.dataPlane.swap(result.table);
     this.#routesLoaded = true;
+    this.#recomputeAt(result.certificatesChangeAt);
     this.recordChange(true);
     const current = new Set<string>();
     for (const warning of result.warnings) {
@@ -130,6 +138,15 @@ export class Runtime {
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     return result;
+  }
+
+  /** A certificate expires (or becomes valid) at `at`: compute again then, so its hosts fall back (or get it). */
+  #recomputeAt(at: number | null): void {
+    if (this.#certificateTimer) clearTimeout(this.#certificateTimer);
+    this.#certificateTimer = null;
+    if (at === null) return;
+    this.#certificateTimer = setTimeout(() => this.#recompute(), Math.min(Math.max(0, at - Date.now()), LONGEST_TIMER_MS));
+    this.#certificateTimer.unref();
   }
 
   recordChange(applied: boolean): void {
@@ -166,6 +183,7 @@ export class Runtime {
   /** Fails readiness, lets requests under way finish within the grace period, then closes. */
   async stop(): Promise<void> {
     this.#draining = true;
+    if (this.#certificateTimer) clearTimeout(this.#certificateTimer);
     const graceMs = this.#config.flags['shutdown-grace-period'];
     this.#log.info('draining', { graceMs });
     await this.dataPlane.close(graceMs);

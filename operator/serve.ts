@@ -25,10 +25,13 @@ function reportProblems(snapshot: ManifestSnapshot, reported: Set<string>, log: 
 export async function serve(config: Config, log: Logger): Promise<number> {
   const dir = resolve(config.flags.manifests as string);
   const source = new ManifestSource(dir);
-  const runtime = new Runtime(config, log);
+  let current: ManifestSnapshot | null = null;
+  // A certificate that expires (or becomes valid) changes the routes with no file changing.
+  const runtime = new Runtime(config, log, () => current && runtime.apply(Store.fromObjects(current.objects).snapshot()));
   let reportedProblems = new Set<string>();
 
   const apply = (snapshot: ManifestSnapshot): void => {
+    current = snapshot;
     reportedProblems = reportProblems(snapshot, reportedProblems, log);
     runtime.apply(Store.fromObjects(snapshot.objects).snapshot());
     if (snapshot.failedFiles > 0) runtime.recordChange(false);

@@ -239,5 +239,6 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
     })),
     ignored,
     warnings,
+    certificatesChangeAt: tls.certificatesChangeAt,
   };
 }

@@ -93,7 +93,10 @@ function inspectPem(certificatePem: string, keyPem: string): Inspection {
   };
 }
 
-export type CertificateLookup = { ok: true; parsed: ParsedCertificate; spec: CertificateSpec } | { ok: false; reason: WarningReason; problem: string };
+/** `changesAt`: when this lookup's answer changes by the clock alone (expiry, or the start of validity). */
+export type CertificateLookup =
+  | { ok: true; parsed: ParsedCertificate; spec: CertificateSpec; changesAt: number }
+  | { ok: false; reason: WarningReason; problem: string; changesAt?: number };
 
 /** The certificate in Secret `ref`, or why it can't be used. */
 export function certificateFromSecret(snapshot: Snapshot, ref: ObjectRef, now: number | undefined, cache: CertificateCache): CertificateLookup {
@@ -114,9 +117,10 @@ export function certificateFromSecret(snapshot: Snapshot, ref: ObjectRef, now: n
     return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate expired on ${inspection.spec.notAfter}` };
   }
   if (now !== undefined && inspection.notBeforeMs > now) {
-    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate is not valid before ${new Date(inspection.notBeforeMs).toISOString()}` };
+    return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate is not valid before ${new Date(inspection.notBeforeMs).toISOString()}`, changesAt: inspection.notBeforeMs };
   }
-  return { ok: true, parsed: inspection, spec: { ...inspection.spec, secret: name } };
+  // notAfter is the last valid instant: the certificate counts as expired from the next millisecond.
+  return { ok: true, parsed: inspection, spec: { ...inspection.spec, secret: name }, changesAt: inspection.notAfterMs + 1 };
 }
 
 /** True when the certificate's names cover `host`; for `*.foo.com`, when it covers any one label under foo.com. */
@@ -127,6 +131,8 @@ function certificateCovers(certificate: X509Certificate, host: string): boolean 
 
 export interface ResolvedTls {
   readonly spec: TlsSpec;
+  /** The next instant a certificate looked at here expires or becomes valid; null when none will. */
+  readonly certificatesChangeAt: number | null;
   /** True when a served Ingress lists this host (or a wildcard covering it) under spec.tls. */
   hasTls(host: string): boolean;
 }
@@ -147,6 +153,12 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
   const certificates = new Map<string, CertificateSpec>();
   const hosts = new Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>();
   const tlsHosts = new Set<string>();
+  let certificatesChangeAt: number | null = null;
+  const lookUp = (ref: ObjectRef): CertificateLookup => {
+    const found = certificateFromSecret(snapshot, ref, now, cache);
+    if (found.changesAt !== undefined && (certificatesChangeAt === null || found.changesAt < certificatesChangeAt)) certificatesChangeAt = found.changesAt;
+    return found;
+  };
 
   for (const ingress of served) {
     const ref: ObjectRef = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
@@ -166,7 +178,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       }
       // No secretName: these hosts are served over TLS with the default certificate, as in ingress-nginx.
       if (!entry.secretName || listed.length === 0) return;
-      const found = certificateFromSecret(snapshot, { namespace: ref.namespace, name: entry.secretName }, now, cache);
+      const found = lookUp({ namespace: ref.namespace, name: entry.secretName });
       if (!found.ok) {
         warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} get the default certificate`);
         return;
@@ -191,7 +203,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
 
   let defaultCertificate: string | null = null;
   if (defaultSslCertificate) {
-    const found = certificateFromSecret(snapshot, defaultSslCertificate, now, cache);
+    const found = lookUp(defaultSslCertificate);
     if (found.ok) {
       certificates.set(found.spec.id, found.spec);
       defaultCertificate = found.spec.id;
@@ -212,6 +224,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       hosts: [...hosts.values()].map(({ host, certificate }) => ({ host, certificate })).sort(byName),
       defaultCertificate,
     },
+    certificatesChangeAt: now === undefined ? null : certificatesChangeAt,
     hasTls(host: string): boolean {
       if (host === '') return false;
       if (tlsHosts.has(host)) return true;

@@ -164,6 +164,12 @@ export interface RouteComputation {
   /** Ingresses that exist but belong to another controller (their status is not ours to keep). */
   readonly ignored: readonly ObjectRef[];
   readonly warnings: readonly RouteWarning[];
+  /**
+   * When (ms since the epoch) a certificate this result used or refused expires or becomes valid,
+   * so the same objects would give another result: the caller computes again then. Null when no
+   * such time is ahead, or when no clock (`now`) was given.
+   */
+  readonly certificatesChangeAt: number | null;
 }
 
 export interface RouteOptions {

@@ -45,6 +45,17 @@ export function makeExpiredCertificate(name: string): TestCertificate {
   return withFingerprint(pem.certificatePem, pem.keyPem);
 }
 
+/** A certificate for `name` valid from an hour ago until `notAfter` (X.509 keeps whole seconds). */
+export function makeCertificateValidUntil(name: string, notAfter: Date): TestCertificate {
+  const pem = makeSelfSignedCertificate({ organization: 'Test', commonName: name, dnsNames: [name], notBefore: new Date(Date.now() - 3600 * 1000), notAfter });
+  return withFingerprint(pem.certificatePem, pem.keyPem);
+}
+
+/** The instant a certificate expires at: one millisecond after its notAfter. */
+export function expiresAt(certificate: TestCertificate): number {
+  return Date.parse(new X509Certificate(certificate.certificatePem).validTo) + 1;
+}
+
 export interface SecretOptions {
   readonly namespace?: string;
   readonly type?: string;

@@ -3,11 +3,12 @@
 // certificate, nothing else changes), redirects, backend protocols and the ConfigMap's HSTS keys.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import type { KubeObject } from '../../operator/model.ts';
 import type { RouteComputation, RouteOptions } from '../../operator/routes/types.ts';
 import { CertificateCache } from '../../operator/routes/tls.ts';
 import { backend } from '../helpers/objects.ts';
-import { configMap, makeCertificate, makeExpiredCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
+import { configMap, expiresAt, makeCertificate, makeCertificateValidUntil, makeExpiredCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
 import { compute, warningsOf } from './route-helpers.ts';
 
 const NOW = Date.now();
@@ -189,6 +190,52 @@ describe('TLS: certificates by host', () => {
 function redirects(result: RouteComputation): string[] {
   return result.table.virtualHosts.flatMap((virtualHost) => virtualHost.routes.map((route) => `${virtualHost.host}${route.path}${route.httpsRedirect ? ' -> https' : ''}`));
 }
+
+describe('TLS: when the same objects give another result by the clock alone', () => {
+  const soon = makeCertificateValidUntil('bar.com', new Date(NOW + 3600 * 1000));
+  const notBefore = (certificate: typeof foo) => Date.parse(new X509Certificate(certificate.certificatePem).validFrom);
+  const cases: { name: string; objects: KubeObject[]; options?: Partial<RouteOptions>; changesAt: number | null }[] = [
+    { name: 'Without TLS nothing changes with time', objects: [], changesAt: null },
+    {
+      name: 'A certificate in use changes the result when it expires',
+      objects: [tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', foo)],
+      changesAt: expiresAt(foo),
+    },
+    {
+      name: 'Of two certificates in use, the one that expires first counts',
+      objects: [tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', foo), tlsIngress('j', ['bar.com'], [{ hosts: ['bar.com'], secretName: 'bar' }]), tlsSecret('bar', soon)],
+      changesAt: expiresAt(soon),
+    },
+    {
+      name: 'A certificate that is not valid yet changes the result when it becomes valid',
+      objects: [tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', foo)],
+      options: { now: NOW - 7 * DAY_MS },
+      changesAt: notBefore(foo),
+    },
+    {
+      name: 'An expired certificate never changes the result again',
+      objects: [tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', expired)],
+      changesAt: null,
+    },
+    {
+      name: 'The --default-ssl-certificate counts like any other certificate',
+      objects: [tlsSecret('fallback', soon)],
+      options: { defaultSslCertificate: { namespace: 'default', name: 'fallback' } },
+      changesAt: expiresAt(soon),
+    },
+    {
+      name: 'Without a clock as input, no time is given',
+      objects: [tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', foo)],
+      options: { now: undefined },
+      changesAt: null,
+    },
+  ];
+  for (const testCase of cases) {
+    it(testCase.name, () => {
+      assert.equal(run(testCase.objects, testCase.options).certificatesChangeAt, testCase.changesAt);
+    });
+  }
+});
 
 describe('TLS: redirects to https', () => {
   const PREFIX = 'nginx.ingress.kubernetes.io';

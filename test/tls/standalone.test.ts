@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { Resources, startUpstream } from '../helpers/upstreams.ts';
-import { handshake, makeCertificate, tlsSecretYaml } from '../helpers/certs.ts';
+import { expiresAt, handshake, makeCertificate, makeCertificateValidUntil, tlsSecretYaml } from '../helpers/certs.ts';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
 import { httpGet } from './harness.ts';
 
@@ -107,5 +107,26 @@ describe('pier serve --manifests with a TLS Secret', { timeout: 60_000 }, () => 
     }
     assert.equal((await httpsGetWithCertificate(pier.ports.https)).status, 200);
     assert.equal(pier.child.exitCode, null);
+  });
+
+  it('stops serving a certificate the moment it expires, with no file changing, and logs why', async () => {
+    const shortLived = makeCertificateValidUntil(HOST, new Date(Date.now() + 3_000));
+    await writeFile(join(dir, 'secret.yaml'), tlsSecretYaml('secure-tls', shortLived));
+    const deadline = Date.now() + CHANGE_TIMEOUT_MS;
+    while ((await handshake(pier.ports.https, HOST)).fingerprint !== shortLived.fingerprint) {
+      if (Date.now() > deadline) throw new Error(`the short-lived certificate was not served within ${CHANGE_TIMEOUT_MS} ms:\n${pier.log()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const expiry = expiresAt(shortLived);
+    // Nothing is written from here on: only the clock moves.
+    let served = shortLived.fingerprint;
+    while (served === shortLived.fingerprint) {
+      if (Date.now() > expiry + CHANGE_TIMEOUT_MS) throw new Error(`the expired certificate was still served ${CHANGE_TIMEOUT_MS} ms after it expired:\n${pier.log()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      served = (await handshake(pier.ports.https, HOST)).fingerprint;
+    }
+    assert.ok(Date.now() >= expiry, 'the certificate was replaced before it expired');
+    await pier.waitForLog(/the certificate expired on .*reason=TlsSecretInvalid/);
+    assert.equal((await httpsGetWithCertificate(pier.ports.https)).status, 200, 'the host is still served, with the default certificate');
   });
 });
