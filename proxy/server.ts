@@ -32,7 +32,22 @@ const TLS_SESSION_TIMEOUT_S = 600;
 /** Session-ticket keys: 16 bytes name, 16 HMAC, 16 AES, as node:tls wants them. */
 const TICKET_KEY_BYTES = 48;
 /** A new ticket key this often bounds how much traffic one stolen key could decrypt. */
-const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 3600 * 1000;
+export const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 3600 * 1000;
+
+export function newTicketKeys(): Buffer {
+  return randomBytes(TICKET_KEY_BYTES);
+}
+
+/**
+ * TLS state that all proxy processes of one Pier share, as nginx's workers do: the fake certificate
+ * (so clients see one certificate whichever process answers) and the session-ticket keys (so a
+ * session resumes on any of them). Whoever passes it rotates the keys, through rotateTicketKeys.
+ */
+export interface SharedTls {
+  readonly fakeCertificate: PemPair;
+  /** A Uint8Array after IPC's structured clone; copied into a Buffer on use. */
+  readonly ticketKeys: Uint8Array;
+}
 const NO_HEADERS: readonly string[] = [];
 
 export interface ProxyOptions {
@@ -44,6 +59,8 @@ export interface ProxyOptions {
   readonly timeouts: Timeouts;
   /** How often session-ticket keys are replaced (default 12 h). */
   readonly ticketKeyRotationMs?: number;
+  /** Given: this server uses it and leaves ticket-key rotation to the giver. Absent: its own, rotated by itself. */
+  readonly sharedTls?: SharedTls;
 }
 
 export interface BoundPorts {
@@ -71,7 +88,7 @@ export class ProxyServer {
   readonly #deps: ForwardDeps;
   readonly #fakeCertificate: PemPair;
   readonly #fakeContext: SecureContext;
-  #ticketKeys: Buffer = randomBytes(TICKET_KEY_BYTES);
+  #ticketKeys: Buffer;
   #ticketKeyTimer: NodeJS.Timeout | null = null;
   #compiled: CompiledTable;
   /** `:port` in https redirects when the HTTPS port isn't 443; known once it is bound. */
@@ -91,7 +108,8 @@ export class ProxyServer {
       GRPC: new Agent({ connect, ...timeouts, factory: (origin, opts) => new H2CClient(origin, opts) }),
       GRPCS: new Agent({ connect, ...timeouts, allowH2: true }),
     };
-    this.#fakeCertificate = makeFakeCertificate(new Date());
+    this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
+    this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();
     this.#fakeContext = secureContextFor(this.#fakeCertificate);
     this.#compiled = { routes: RouteTable.empty(), certificates: new CertificateContexts(undefined, this.#fakeContext, null) };
 
@@ -153,8 +171,8 @@ export class ProxyServer {
   }
 
   /** Starts a new session-ticket key now: tickets issued before no longer resume. */
-  rotateTicketKeys(): void {
-    this.#ticketKeys = randomBytes(TICKET_KEY_BYTES);
+  rotateTicketKeys(keys: Uint8Array = newTicketKeys()): void {
+    this.#ticketKeys = Buffer.from(keys);
     this.#httpsServer?.setTicketKeys(this.#ticketKeys);
   }
 
@@ -165,8 +183,14 @@ export class ProxyServer {
     if (this.#httpsServer && httpsPort !== undefined) {
       https = await listenOn(this.#httpsServer, bindAddress, httpsPort);
       this.#redirectPortSuffix = https === STANDARD_HTTPS_PORT ? '' : `:${https}`;
-      this.#ticketKeyTimer = setInterval(() => this.rotateTicketKeys(), this.#options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
-      this.#ticketKeyTimer.unref();
+      // In a node:cluster worker, listen() has just set the ticket keys the first worker listened
+      // with (tls.Server's _setServerData); the current shared keys replace those stale ones.
+      if (this.#options.sharedTls) {
+        this.#httpsServer.setTicketKeys(this.#ticketKeys);
+      } else {
+        this.#ticketKeyTimer = setInterval(() => this.rotateTicketKeys(), this.#options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
+        this.#ticketKeyTimer.unref();
+      }
     }
     const defaultServer = await listenOn(this.#defaultServer, bindAddress, defaultServerPort);
     return { http, https, defaultServer };

@@ -51,6 +51,9 @@ export function runWorker(): void {
           log.error(`proxy worker ${process.pid} kept its table: ${(error as Error).message}`);
         }
         return;
+      case 'ticketKeys':
+        proxy?.rotateTicketKeys(message.keys);
+        return;
       case 'ping':
         send({ type: 'pong', id: message.id });
         return;

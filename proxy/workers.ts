@@ -3,7 +3,9 @@
 // store, computeRoutes, leader election, status, the health port) and sends every route table to
 // every worker over IPC. A worker that starts or restarts gets the current table before it binds,
 // so it never answers from an older one. Crashed workers are restarted with a backoff, hung ones
-// (no heartbeat answer) killed and restarted; the others keep serving meanwhile.
+// (no heartbeat answer) killed and restarted; the others keep serving meanwhile. The primary also
+// makes the TLS state the workers share (the fake certificate, the session-ticket keys) and
+// rotates the keys for all of them at once.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
@@ -11,7 +13,8 @@ import type { Logger, LogLevel } from '../operator/log.ts';
 import type { RouteTableSpec } from '../operator/routes/types.ts';
 import type { DataPlane } from './data-plane.ts';
 import { RouteTable } from './route-table.ts';
-import type { BoundPorts, ProxyOptions } from './server.ts';
+import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
+import { makeFakeCertificate } from './tls-fake-certificate.ts';
 
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -19,6 +22,7 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 export type PrimaryMessage =
   | { readonly type: 'start'; readonly options: ProxyOptions; readonly spec: RouteTableSpec | null; readonly drainMs: number; readonly logLevel: LogLevel }
   | { readonly type: 'swap'; readonly spec: RouteTableSpec }
+  | { readonly type: 'ticketKeys'; readonly keys: Uint8Array }
   | { readonly type: 'ping'; readonly id: number }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'stop'; readonly drainMs: number };
@@ -92,6 +96,9 @@ export class WorkerPool implements DataPlane {
   #spec: RouteTableSpec | null = null;
   #ports: BoundPorts | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
+  /** Made here and given to every worker, restarted ones included; the keys are rotated from here. */
+  #sharedTls: SharedTls = { fakeCertificate: makeFakeCertificate(new Date()), ticketKeys: newTicketKeys() };
+  #ticketKeyTimer: NodeJS.Timeout | null = null;
   /** While starting, a worker that can't bind fails start-up, and one that crashes is retried (START_ATTEMPTS). */
   #state: 'idle' | 'starting' | 'running' | 'failed' | 'stopping' = 'idle';
   #started: { readonly resolve: (ports: BoundPorts) => void; readonly reject: (error: Error) => void } | null = null;
@@ -135,12 +142,25 @@ export class WorkerPool implements DataPlane {
       for (const slot of this.#slots) this.#fork(slot);
       this.#heartbeat = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_INTERVAL_MS);
       this.#heartbeat.unref();
+      this.#ticketKeyTimer = setInterval(() => this.rotateTicketKeys(), this.#options.proxy.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
+      this.#ticketKeyTimer.unref();
     });
+  }
+
+  /** New session-ticket keys for every worker at once, so a ticket from one still resumes on the others. */
+  rotateTicketKeys(): void {
+    const keys = newTicketKeys();
+    this.#sharedTls = { ...this.#sharedTls, ticketKeys: keys };
+    for (const slot of this.#slots) {
+      // A worker not yet sent 'start' gets the new keys with it.
+      if (slot.started) this.#send(slot, { type: 'ticketKeys', keys });
+    }
   }
 
   async close(drainMs: number): Promise<void> {
     this.#state = 'stopping';
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#ticketKeyTimer) clearInterval(this.#ticketKeyTimer);
     for (const slot of this.#slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = null;
@@ -198,7 +218,7 @@ export class WorkerPool implements DataPlane {
         const { proxy, drainMs, logLevel } = this.#options;
         // Any table swapped in before this is already in #spec; any after goes out as a 'swap'.
         slot.started = true;
-        this.#send(slot, { type: 'start', options: proxy, spec: this.#spec, drainMs, logLevel });
+        this.#send(slot, { type: 'start', options: { ...proxy, sharedTls: this.#sharedTls }, spec: this.#spec, drainMs, logLevel });
         return;
       }
       case 'ready': {

@@ -10,7 +10,9 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
+import { handshake } from '../helpers/certs.ts';
 
 const WORKERS = 2;
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -92,6 +94,30 @@ function get(port: number, host: string, path = '/', headers: Record<string, str
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
+  });
+}
+
+interface TlsAnswer {
+  readonly status: number;
+  readonly resumed: boolean;
+  readonly fingerprint: string;
+}
+
+/** One HTTPS request on a connection of its own, offering `session` for resumption when given. */
+function httpsGet(port: number, host: string, session?: Buffer): Promise<TlsAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+    let response = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('request timed out')));
+    socket.once('error', reject);
+    let handshake = { resumed: false, fingerprint: '' };
+    socket.once('secureConnect', () => {
+      // A resumed TLS 1.3 handshake shows no certificate (fingerprint undefined): none was sent.
+      handshake = { resumed: socket.isSessionReused(), fingerprint: socket.getPeerCertificate().fingerprint256 };
+      socket.write(`GET /tls HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+    });
+    socket.once('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(response)?.[1] ?? 0), ...handshake }));
   });
 }
 
@@ -205,6 +231,28 @@ describe('pier serve --workers=2', () => {
     await writeFile(join(dir, 'beta.yaml'), ingressManifest('beta', 'beta.example', backend.port));
     const counts = await untilEverySlotAnswers(pier, 'beta', 'beta.example');
     assert.ok((counts.get('0') ?? 0) > 0 && (counts.get('1') ?? 0) > 0);
+  });
+
+  it('gives every worker one TLS identity: the same fake certificate, and a session from one worker resumes on the other', async () => {
+    const first = await handshake(pier.ports.https, 'alpha.example');
+    assert.ok(first.session, 'the first handshake got a session ticket');
+    /** New connections, CONCURRENCY at a time, until each worker has answered at least one of them. */
+    const untilBothWorkersAnswer = async (session?: Buffer): Promise<TlsAnswer[]> => {
+      const before = await answeredBySlot(pier, 'alpha');
+      const answers: TlsAnswer[] = [];
+      await until(async () => {
+        answers.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, () => httpsGet(pier.ports.https, 'alpha.example', session)))));
+        const after = await answeredBySlot(pier, 'alpha');
+        return Array.from({ length: WORKERS }, (_, slot) => String(slot)).every((slot) => (after.get(slot) ?? 0) > (before.get(slot) ?? 0));
+      }, 'both workers answer over HTTPS');
+      assert.deepEqual([...new Set(answers.map((answer) => answer.status))], [200]);
+      return answers;
+    };
+
+    const full = await untilBothWorkersAnswer();
+    assert.deepEqual([...new Set(full.map((answer) => answer.fingerprint))], [first.fingerprint], 'one certificate, whichever worker answered');
+    const resuming = await untilBothWorkersAnswer(first.session);
+    assert.equal(resuming.filter((answer) => !answer.resumed).length, 0, `every connection resumed the first session (${resuming.length} connections)`);
   });
 
   it('keeps serving from the other worker while one is SIGKILLed, then restarts it with the current table', { timeout: 60_000 }, async (t) => {
