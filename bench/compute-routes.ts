@@ -5,6 +5,8 @@ import { computeRoutes } from '../operator/routes/compute.ts';
 import { Store } from '../operator/store.ts';
 import { parseObject, type Kind, type KubeObject } from '../operator/model.ts';
 import { RouteTable } from '../proxy/route-table.ts';
+import { endpointChanges } from '../operator/routes/endpoint-changes.ts';
+import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 
 const PATHS = ['/', '/api', '/static'];
 const ROUNDS = 5;
@@ -57,6 +59,13 @@ const options = {
   now: Date.now(),
 };
 
+/** The table after one pod of the last Service moved: a new address for its first endpoint. */
+function withOneEndpointMoved(table: RouteTableSpec): RouteTableSpec {
+  const last = table.upstreams[table.upstreams.length - 1] as UpstreamSpec;
+  const moved = { ...last, endpoints: [{ address: '10.255.255.254', port: 8080 }, ...last.endpoints.slice(1)] };
+  return { ...table, upstreams: [...table.upstreams.slice(0, -1), moved] };
+}
+
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
@@ -72,6 +81,8 @@ for (const count of counts.length > 0 ? counts : [1000, 10_000]) {
   const snapshot = Store.fromObjects(objectsFor(count)).snapshot();
   const computeMs: number[] = [];
   const compileMs: number[] = [];
+  /** An endpoint change as the Runtime handles it: diff the upstreams, then update the compiled table in place. */
+  const endpointUpdateMs: number[] = [];
   let heapDelta = 0;
   const kept: unknown[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -89,13 +100,18 @@ for (const count of counts.length > 0 ? counts : [1000, 10_000]) {
     // reachable from V8's optimized frames, which hides their size.
     if (round === 0) heapDelta = process.memoryUsage().heapUsed - heapBefore;
     if (table.match(`app-${count - 1}.example.com`, '/api/x') === null) throw new Error('benchmark table does not route');
+    const next = withOneEndpointMoved(result.table);
+    started = performance.now();
+    const changes = endpointChanges(result.table, next);
+    if (changes?.length !== 1 || !table.updateEndpoints(changes)) throw new Error('the endpoint change was not found');
+    endpointUpdateMs.push(performance.now() - started);
   }
   rows.push(
-    `| ${count} | ${median(computeMs).toFixed(1)} | ${Math.min(...computeMs).toFixed(1)} | ${median(compileMs).toFixed(1)} | ${(heapDelta / 1024 / 1024).toFixed(1)} | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} |`,
+    `| ${count} | ${median(computeMs).toFixed(1)} | ${Math.min(...computeMs).toFixed(1)} | ${median(compileMs).toFixed(1)} | ${median(endpointUpdateMs).toFixed(2)} | ${(heapDelta / 1024 / 1024).toFixed(1)} | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} |`,
   );
 }
 console.log(`computeRoutes, ${ROUNDS} rounds each, one host and ${PATHS.length} paths per Ingress (Node ${process.version})\n`);
-console.log('| Ingresses | computeRoutes median ms | min ms | compile table median ms | result + table heap MiB | process RSS MiB |');
-console.log('|---|---|---|---|---|---|');
+console.log('| Ingresses | computeRoutes median ms | min ms | compile table median ms | one endpoint moved: diff + update in place, median ms | result + table heap MiB | process RSS MiB |');
+console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 if (!(globalThis as { gc?: unknown }).gc) console.log('\n(run with node --expose-gc for the heap figures)');

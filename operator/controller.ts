@@ -54,7 +54,17 @@ export async function runController(config: Config, log: Logger): Promise<number
   }
   const namespace = controllerNamespace(kc, process.env);
   const identity = controllerIdentity(process.env, hostname(), process.pid);
-  const runtime = new Runtime(config, log, () => reconcile.trigger());
+  /**
+   * What changed since the last computation: store kinds, or another cause. When it was only
+   * EndpointSlices, the proxy gets just the new endpoints instead of a whole table to compile.
+   */
+  const changed = new Set<string>();
+  const changedOnly = (what: string): boolean => changed.size > 0 && [...changed].every((each) => each === what);
+  const recompute = (because: string): void => {
+    changed.add(because);
+    reconcile.trigger();
+  };
+  const runtime = new Runtime(config, log, () => recompute('certificate validity'));
   const store = new Store();
 
   const problems = new Map<string, string>();
@@ -77,14 +87,16 @@ export async function runController(config: Config, log: Logger): Promise<number
   });
 
   const ownPod = process.env.POD_NAME ? { namespace, name: process.env.POD_NAME } : undefined;
-  const addresses = new PublishedAddresses(flags, ownPod, kc.makeApiClient(CoreV1Api), { onChange: () => reconcile.trigger(), onPermission: (problem) => setProblem('addresses', problem) }, log);
+  const addresses = new PublishedAddresses(flags, ownPod, kc.makeApiClient(CoreV1Api), { onChange: () => recompute('published addresses'), onPermission: (problem) => setProblem('addresses', problem) }, log);
   let leader: LeaderElector | null = null;
   let source: ClusterSource | null = null;
   const reconcile = coalesce(
     () => {
       if (!source?.synced) return;
+      const onlyEndpoints = changedOnly('EndpointSlice');
+      changed.clear();
       const snapshot = store.snapshot();
-      const result = runtime.apply(snapshot, addresses.current(snapshot));
+      const result = runtime.apply(snapshot, addresses.current(snapshot), onlyEndpoints);
       if (leader?.isLeader) leaderWork({ result, snapshot });
     },
     HOLD_OFF_MS,
@@ -94,14 +106,14 @@ export async function runController(config: Config, log: Logger): Promise<number
     kc,
     store,
     { watchNamespace: flags['watch-namespace'], configMap: flags.configmap },
-    { onChange: () => reconcile.trigger(), onPermission: (kind, problem) => setProblem(`watch ${kind}`, problem) },
+    { onChange: (kind) => recompute(kind), onPermission: (kind, problem) => setProblem(`watch ${kind}`, problem) },
     log,
   );
   leader = new LeaderElector(
     kc.makeApiClient(CoordinationV1Api),
     { namespace, name: flags['election-id'], identity },
     DEFAULT_LEASE_TIMING,
-    { onStartedLeading: () => reconcile.trigger(), onStoppedLeading: () => undefined, onPermission: (problem) => setProblem('lease', problem) },
+    { onStartedLeading: () => recompute('leadership'), onStoppedLeading: () => undefined, onPermission: (problem) => setProblem('lease', problem) },
     log,
   );
 
@@ -109,7 +121,7 @@ export async function runController(config: Config, log: Logger): Promise<number
   log.info('starting', { cluster: kc.getCurrentCluster()?.server, namespace, identity, watchNamespace: flags['watch-namespace'] ?? 'all' });
   const synced = source.start().then(() => {
     log.info('caches synced');
-    reconcile.trigger();
+    recompute('caches synced');
   });
   leader.start();
 

@@ -6,7 +6,8 @@ import { createHealthServer, type MetricsSource } from './health.ts';
 import type { Logger } from './log.ts';
 import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
-import type { RouteComputation, RouteOptions, RouteWarning } from './routes/types.ts';
+import { endpointChanges } from './routes/endpoint-changes.ts';
+import type { RouteComputation, RouteOptions, RouteTableSpec, RouteWarning } from './routes/types.ts';
 import { CertificateCache } from './routes/tls.ts';
 import type { Snapshot } from './store.ts';
 import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
@@ -61,6 +62,8 @@ export class Runtime {
   /** Asks the owner to compute routes again: the clock alone changed a certificate's validity. */
   readonly #recompute: () => void;
   #certificateTimer: NodeJS.Timeout | null = null;
+  /** The table the data plane has (endpoint updates included). */
+  #table: RouteTableSpec | null = null;
 
   constructor(config: Config, log: Logger, recompute: () => void) {
     this.#config = config;
@@ -116,11 +119,18 @@ export class Runtime {
     this.#unhealthyBecause = reason;
   }
 
-  /** Computes routes from the snapshot and swaps them in. Returns the computation for status and events. */
-  apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = []): RouteComputation {
+  /**
+   * Computes routes from the snapshot and gives them to the data plane: the whole table, or, when
+   * the caller knows that only EndpointSlices changed, just the upstreams whose endpoints moved
+   * (no recompiling in the proxy). Returns the computation for status and events.
+   */
+  apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = [], onlyEndpointsChanged = false): RouteComputation {
     const started = performance.now();
     const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
-    this.dataPlane.swap(result.table);
+    const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
+    const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
+    if (!updatedInPlace) this.dataPlane.swap(result.table);
+    this.#table = result.table;
     this.#routesLoaded = true;
     this.#recomputeAt(result.certificatesChangeAt);
     this.recordChange(true);
@@ -135,6 +145,7 @@ export class Runtime {
       hosts: result.table.virtualHosts.length,
       ingresses: result.statuses.length,
       warnings: result.warnings.length,
+      ...(updatedInPlace ? { endpointsUpdated: moved.length } : {}),
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     return result;

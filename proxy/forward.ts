@@ -77,8 +77,9 @@ export function respondWithStatus(res: ClientResponse, status: number, extraHead
  */
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, forwarded: ForwardedFor, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
   const { labels, upstream } = target;
-  const origins = upstream.origins.length;
-  if (origins === 0) {
+  // Read once: endpoints updated meanwhile don't change the ones this request tries.
+  const origins = upstream.origins;
+  if (origins.length === 0) {
     respondWithStatus(res, STATUS_UNAVAILABLE, addedHeaders);
     deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
@@ -88,12 +89,12 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
   const withBody = hasRequestBody(req);
   const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
   const started = performance.now();
-  let triesLeft = Math.min(MAX_TRIES, origins);
+  let triesLeft = Math.min(MAX_TRIES, origins.length);
   let tried: string[] | null = null;
 
   const attempt = (): void => {
     triesLeft--;
-    const origin = tried === null ? (upstream.nextOrigin() as string) : nextUntried(upstream.origins, tried);
+    const origin = tried === null ? upstream.pick(origins) : nextUntried(origins, tried);
     (tried ??= []).push(origin);
     const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, addedHeaders, (error) => {
       const failure = classifyUpstreamError(error);
@@ -126,7 +127,7 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
 }
 
 /**
- * The endpoint after the last one tried that this request hasn't tried yet. Not nextOrigin():
+ * The endpoint after the last one tried that this request hasn't tried yet. Not pick():
  * concurrent requests move the shared round-robin position while a connect is failing, so it
  * could hand the retry the same dead endpoint again.
  */

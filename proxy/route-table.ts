@@ -6,26 +6,38 @@ import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef,
 import { DEFAULT_HTTPS_SETTINGS } from '../operator/routes/https-settings.ts';
 import { prefixKey } from '../operator/routes/validation.ts';
 
-/** A Service port with its ready endpoints, and where round-robin is. */
+/**
+ * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced
+ * in place (endpoint churn changes nothing else in the table); a request reads them once, as one
+ * array, and keeps that array for its retries.
+ */
 export class Upstream {
-  readonly spec: UpstreamSpec;
+  readonly spec: Omit<UpstreamSpec, 'endpoints'>;
   readonly protocol: BackendProtocol;
+  readonly #scheme: string;
   /** `http://address:port` (https for HTTPS and GRPCS) for each endpoint, made once here rather than per request. */
-  readonly origins: readonly string[];
+  #origins: readonly string[];
   #next = 0;
 
   constructor(spec: UpstreamSpec) {
     this.spec = spec;
     this.protocol = spec.protocol ?? 'HTTP';
-    const scheme = this.protocol === 'HTTPS' || this.protocol === 'GRPCS' ? 'https' : 'http';
-    this.origins = spec.endpoints.map((endpoint) => originOf(scheme, endpoint));
+    this.#scheme = this.protocol === 'HTTPS' || this.protocol === 'GRPCS' ? 'https' : 'http';
+    this.#origins = spec.endpoints.map((endpoint) => originOf(this.#scheme, endpoint));
   }
 
-  /** The next endpoint in round-robin order, or undefined when there are none. */
-  nextOrigin(): string | undefined {
-    if (this.origins.length === 0) return undefined;
-    const origin = this.origins[this.#next % this.origins.length];
-    this.#next = (this.#next + 1) % this.origins.length;
+  get origins(): readonly string[] {
+    return this.#origins;
+  }
+
+  setEndpoints(endpoints: readonly Endpoint[]): void {
+    this.#origins = endpoints.map((endpoint) => originOf(this.#scheme, endpoint));
+  }
+
+  /** The next of `origins` (this upstream's, as a request read them) in round-robin order. */
+  pick(origins: readonly string[]): string {
+    const origin = origins[this.#next % origins.length] as string;
+    this.#next = (this.#next + 1) % origins.length;
     return origin;
   }
 }
@@ -141,12 +153,14 @@ export class RouteTable {
   readonly #wildcardHosts = new Map<string, CompiledHost>();
   readonly #catchAll: CompiledHost | null = null;
   readonly #defaultTarget: Target | null;
+  readonly #upstreams: ReadonlyMap<string, Upstream>;
 
   constructor(spec: RouteTableSpec) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
     const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
+    this.#upstreams = upstreams;
     const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
       fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect) : null;
@@ -160,6 +174,16 @@ export class RouteTable {
       else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
       else this.#exactHosts.set(virtualHost.host, compiled);
     }
+  }
+
+  /**
+   * Gives these upstreams their new endpoints, in place: routes, hosts and certificates stay as
+   * compiled. False, changing nothing, when one of them is not in this table (then swap instead).
+   */
+  updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
+    if (!upstreams.every((upstream) => this.#upstreams.has(upstream.id))) return false;
+    for (const upstream of upstreams) this.#upstreams.get(upstream.id)?.setEndpoints(upstream.endpoints);
+    return true;
   }
 
   static empty(): RouteTable {

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec } from '../operator/routes/types.ts';
+import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 import { RouteTable } from './route-table.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { clientAddressOf } from './headers.ts';
@@ -163,6 +163,10 @@ export class ProxyServer {
       const material = spec.tls?.certificates.find((certificate) => certificate.id === certificates.defaultCertificateId)?.material ?? this.#fakeCertificate;
       this.#httpsServer.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
     }
+  }
+
+  updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
+    return this.#compiled.routes.updateEndpoints(upstreams);
   }
 
   /** The certificate served when nothing else matches and no --default-ssl-certificate is set. */

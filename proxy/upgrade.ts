@@ -23,11 +23,12 @@ export function writeRawResponse(socket: Duplex, status: number, headers: readon
 }
 
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, forwarded: ForwardedFor, deps: ForwardDeps): void {
-  const origin = target.upstream.nextOrigin();
-  if (!origin) {
+  const origins = target.upstream.origins;
+  if (origins.length === 0) {
     writeRawResponse(clientSocket, STATUS_UNAVAILABLE);
     return;
   }
+  const origin = target.upstream.pick(origins);
   const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;

@@ -51,6 +51,10 @@ export function runWorker(): void {
           log.error(`proxy worker ${process.pid} kept its table: ${(error as Error).message}`);
         }
         return;
+      case 'endpoints':
+        // It has every table the primary swapped in, in order, so the upstreams are there.
+        if (proxy && !proxy.updateEndpoints(message.upstreams)) log.error(`proxy worker ${process.pid} has no upstream for an endpoint update`);
+        return;
       case 'ticketKeys':
         proxy?.rotateTicketKeys(message.keys);
         return;

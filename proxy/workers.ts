@@ -10,7 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from '../operator/log.ts';
-import type { RouteTableSpec } from '../operator/routes/types.ts';
+import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 import type { DataPlane } from './data-plane.ts';
 import { RouteTable } from './route-table.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
@@ -23,6 +23,7 @@ export type PrimaryMessage =
   | { readonly type: 'start'; readonly options: ProxyOptions; readonly spec: RouteTableSpec | null; readonly drainMs: number; readonly logLevel: LogLevel }
   | { readonly type: 'swap'; readonly spec: RouteTableSpec }
   | { readonly type: 'ticketKeys'; readonly keys: Uint8Array }
+  | { readonly type: 'endpoints'; readonly upstreams: readonly UpstreamSpec[] }
   | { readonly type: 'ping'; readonly id: number }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'stop'; readonly drainMs: number };
@@ -127,6 +128,20 @@ export class WorkerPool implements DataPlane {
       // A worker that hasn't been sent 'start' yet gets this table with it.
       if (slot.started) this.#send(slot, { type: 'swap', spec });
     }
+  }
+
+  updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
+    const spec = this.#spec;
+    if (!spec) return false;
+    const known = new Set(spec.upstreams.map((upstream) => upstream.id));
+    if (!upstreams.every((upstream) => known.has(upstream.id))) return false;
+    // The table a (re)started worker gets carries the new endpoints too.
+    const updated = new Map(upstreams.map((upstream) => [upstream.id, upstream]));
+    this.#spec = { ...spec, upstreams: spec.upstreams.map((upstream) => updated.get(upstream.id) ?? upstream) };
+    for (const slot of this.#slots) {
+      if (slot.started) this.#send(slot, { type: 'endpoints', upstreams });
+    }
+    return true;
   }
 
   /** Starts every worker; resolves with the ports once all of them are serving the current table. */

@@ -69,8 +69,8 @@ export interface ClusterSourceOptions {
 }
 
 export interface ClusterSourceEvents {
-  /** Something in the store changed. */
-  onChange(): void;
+  /** Objects of this kind changed in the store. */
+  onChange(kind: Kind): void;
   /** A kind's permission is missing (message) or works again (null). */
   onPermission(kind: Kind, problem: string | null): void;
 }
@@ -225,7 +225,7 @@ export class ClusterSource {
     informer.on('update', upsert);
     informer.on('delete', (object) => {
       this.#store.delete(kind, objectKey({ namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
-      this.#events.onChange();
+      this.#events.onChange(kind);
     });
     informer.on('error', (error: unknown) => {
       if (this.#stopped) return;
@@ -263,7 +263,7 @@ export class ClusterSource {
       if (kept) fresh.push(kept);
     }
     this.#store.replaceKind(watched.kind, fresh);
-    this.#events.onChange();
+    this.#events.onChange(watched.kind);
   }
 
   /** The checked object, or null (logged) when it fails its schema and its last good version stays. */
@@ -287,7 +287,7 @@ export class ClusterSource {
     // The leader's own status writes come back as updates; they change no route, so they don't
     // cost a recomputation (the stored status is still current for the next status sync).
     if (stored && onlyStatusChanged(stored, parsed)) return;
-    this.#events.onChange();
+    this.#events.onChange(watched.kind);
   }
 
   #markSynced(kind: Kind): void {

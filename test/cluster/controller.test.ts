@@ -256,6 +256,8 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
 
       await replaceObject(cluster.admin, slice([alpha.address, beta.address]));
       await converge(['alpha', 'beta']);
+      // An EndpointSlice change gives the proxy new endpoints, not a new table to compile.
+      await pier.waitForLog(/routes applied .*endpointsUpdated=1 /);
 
       await replaceObject(cluster.admin, slice([alpha.address, { ip: beta.address, ready: false }, gamma.address]));
       await converge(['alpha', 'gamma']);

@@ -4,16 +4,13 @@
 // keys and rotates them for every worker at once, so a ticket from any worker resumes on any other.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import cluster from 'node:cluster';
 import { connect } from 'node:tls';
-import { Registry } from 'prom-client';
-import { createLogger } from '../../operator/log.ts';
-import { WorkerPool } from '../../proxy/workers.ts';
+import type { WorkerPool } from '../../proxy/workers.ts';
+import { answeredBySlot, killOneWorker, startPool, untilEveryWorkerAnswers } from './pool-harness.ts';
 
 const WORKERS = 2;
 /** Connections opened at once, so that the kernel spreads them over both workers. */
 const CONCURRENCY = 6;
-const WAIT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 /** No Ingress has this host: each request is a 404 from whichever worker took the connection. */
 const HOST = 'nobody.example';
@@ -42,27 +39,9 @@ function request(port: number, session?: Buffer): Promise<Answer> {
   });
 }
 
-/** Requests answered so far by each worker slot, from the workers' own metrics. */
-async function answeredBySlot(pool: WorkerPool): Promise<Map<number, number>> {
-  const counts = new Map<number, number>();
-  for (const { slot, metrics } of await pool.workerMetrics()) {
-    const requests = metrics.find((metric) => metric.name === 'pier_requests_total');
-    counts.set(slot, (requests?.values ?? []).reduce((sum, value) => sum + value.value, 0));
-  }
-  return counts;
-}
-
 /** Connections offering `session`, CONCURRENCY at a time, until every worker has answered one. */
-async function untilEveryWorkerAnswers(pool: WorkerPool, port: number, session: Buffer): Promise<Answer[]> {
-  const before = await answeredBySlot(pool);
-  const answers: Answer[] = [];
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    answers.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, () => request(port, session)))));
-    const now = await answeredBySlot(pool);
-    if (Array.from({ length: WORKERS }, (_, slot) => slot).every((slot) => (now.get(slot) ?? 0) > (before.get(slot) ?? 0))) return answers;
-    if (Date.now() > deadline) throw new Error(`not every worker answered within ${WAIT_MS} ms`);
-  }
+function resumingEverywhere(pool: WorkerPool, port: number, session: Buffer): Promise<Answer[]> {
+  return untilEveryWorkerAnswers(pool, WORKERS, () => Promise.all(Array.from({ length: CONCURRENCY }, () => request(port, session))));
 }
 
 async function newSession(port: number): Promise<Buffer> {
@@ -76,24 +55,14 @@ describe('TLS sessions across proxy workers', { timeout: 60_000 }, () => {
   let port: number;
 
   before(async () => {
-    pool = new WorkerPool(
-      {
-        count: WORKERS,
-        // No timer rotation during the test: the test rotates the keys itself.
-        proxy: { bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, defaultServerPort: 0, timeouts: { connectMs: 1_000, readMs: 5_000, sendMs: 5_000 }, ticketKeyRotationMs: 3_600_000 },
-        drainMs: 1_000,
-        logLevel: 'error',
-      },
-      new Registry(),
-      createLogger('error', () => undefined),
-    );
-    pool.swap({ virtualHosts: [], defaultBackend: null, upstreams: [] });
-    port = (await pool.listen()).https as number;
+    const running = await startPool(WORKERS, { virtualHosts: [], defaultBackend: null, upstreams: [] });
+    pool = running.pool;
+    port = running.ports.https as number;
   });
   after(() => pool?.close(1_000));
 
   it('resumes on every worker a session that any worker issued', async () => {
-    const answers = await untilEveryWorkerAnswers(pool, port, await newSession(port));
+    const answers = await resumingEverywhere(pool, port, await newSession(port));
     assert.equal(answers.filter((answer) => !answer.resumed).length, 0, `all ${answers.length} connections resumed`);
   });
 
@@ -102,24 +71,17 @@ describe('TLS sessions across proxy workers', { timeout: 60_000 }, () => {
     pool.rotateTicketKeys();
     // Each worker handles its IPC messages in order: once it has answered this, it has the new keys.
     await answeredBySlot(pool);
-    const withOlder = await untilEveryWorkerAnswers(pool, port, older);
+    const withOlder = await resumingEverywhere(pool, port, older);
     assert.equal(withOlder.filter((answer) => answer.resumed).length, 0, `none of ${withOlder.length} connections resumed the older session`);
-    const withNewer = await untilEveryWorkerAnswers(pool, port, await newSession(port));
+    const withNewer = await resumingEverywhere(pool, port, await newSession(port));
     assert.equal(withNewer.filter((answer) => !answer.resumed).length, 0, `all ${withNewer.length} connections resumed the newer session`);
   });
 
   it('gives a worker restarted after a rotation the current keys, not the ones the first worker started with', async () => {
     pool.rotateTicketKeys();
     await answeredBySlot(pool);
-    const victim = Object.values(cluster.workers ?? {})[0];
-    assert.ok(victim?.process.pid, 'a worker process to kill');
-    victim.process.kill('SIGKILL');
-    const deadline = Date.now() + WAIT_MS;
-    while (!victim.isDead() || pool.readyCount < WORKERS) {
-      if (Date.now() > deadline) throw new Error('the killed worker was not restarted');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const answers = await untilEveryWorkerAnswers(pool, port, await newSession(port));
+    await killOneWorker(pool, WORKERS);
+    const answers = await resumingEverywhere(pool, port, await newSession(port));
     assert.equal(answers.filter((answer) => !answer.resumed).length, 0, `all ${answers.length} connections resumed, on the restarted worker too`);
   });
 });
