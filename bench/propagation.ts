@@ -1,10 +1,12 @@
 // Propagation latency: with N Ingresses present, change one Ingress's path and time until the first
 // request routed by the new rule succeeds. Two sources, one measurement:
 //   --mode cluster    the change is an API write on the real control plane (pier controller);
-//                     needs root (the backend is a test host in a network namespace) and starts
+//                     needs root (the backends are test hosts in a network namespace) and starts
 //                     the test control plane if none is up (test/cluster/cluster.sh)
 //   --mode manifests  the change is a file write (pier serve --manifests)
-// Usage: node --import tsx bench/propagation.ts [--mode cluster|manifests] [--ingresses 1000] [--changes 50]
+// With --change endpoints (cluster mode), the change is instead the Service's EndpointSlice moving
+// from one backend to the other, timed until a request reaches the new one.
+// Usage: node --import tsx bench/propagation.ts [--mode cluster|manifests] [--change path|endpoints] [--ingresses 1000] [--changes 50]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,9 +22,16 @@ import { startPier, type PierProcess } from '../test/standalone/pier-process.ts'
 import { freePort } from './lib/tools.ts';
 
 const { values } = parseArgs({
-  options: { mode: { type: 'string', default: 'cluster' }, ingresses: { type: 'string', default: '1000' }, changes: { type: 'string', default: '50' } },
+  options: {
+    mode: { type: 'string', default: 'cluster' },
+    change: { type: 'string', default: 'path' },
+    ingresses: { type: 'string', default: '1000' },
+    changes: { type: 'string', default: '50' },
+  },
 });
 const MODE = values.mode === 'manifests' ? 'manifests' : 'cluster';
+const CHANGE = values.change === 'endpoints' ? 'endpoints' : 'path';
+if (CHANGE === 'endpoints' && MODE !== 'cluster') throw new Error('--change endpoints needs --mode cluster');
 const INGRESSES = Number(values.ingresses);
 const CHANGES = Number(values.changes);
 const CREATE_CONCURRENCY = 8;
@@ -30,12 +39,16 @@ const POLL_INTERVAL_MS = 2;
 const CHANGE_TIMEOUT_MS = 30_000;
 const CHANGED_HOST = 'app-0.example.com';
 
-/** A running Pier with N Ingresses, and how to move app-0's path. */
+/** A running Pier with N Ingresses, and how to move app-0's path or the Service's endpoints. */
 interface Setup {
   readonly pier: PierProcess;
   changePath(path: string): Promise<void>;
+  /** Points the Service's EndpointSlice at backend `index` alone; resolves with that backend's name. */
+  moveEndpoints(index: number): Promise<string>;
   teardown(): Promise<void>;
 }
+
+const BACKEND_NAMES = ['blue', 'green'];
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -65,14 +78,19 @@ async function clusterSetup(): Promise<Setup> {
   const namespace = await freshNamespace(plane.admin, 'bench-propagation');
   const className = `bench-${namespace}`;
   const networking = plane.admin.makeApiClient(NetworkingV1Api);
-  const network = createTestNetwork(1);
-  const backend = await network.startBackend('bench', network.hostAddresses[0] as string);
+  const network = createTestNetwork(BACKEND_NAMES.length);
+  const backends = await Promise.all(BACKEND_NAMES.map((name, index) => network.startBackend(name, network.hostAddresses[index] as string)));
+  const backend = backends[0]!;
+  const discovery = plane.admin.makeApiClient(DiscoveryV1Api);
+  const slice = (index: number) => ({
+    metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: backend.port }],
+    endpoints: [{ addresses: [backends[index]!.address] }],
+  });
   await networking.createIngressClass({ body: { metadata: { name: className }, spec: { controller: `pier.dev/${className}` } } });
   await plane.admin.makeApiClient(CoreV1Api).createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80 }] } } });
-  await plane.admin.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
-    namespace,
-    body: { metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', ports: [{ name: 'http', port: backend.port }], endpoints: [{ addresses: [backend.address] }] },
-  });
+  await discovery.createNamespacedEndpointSlice({ namespace, body: slice(0) });
   const started = performance.now();
   await inParallel(INGRESSES, CREATE_CONCURRENCY, async (index) => {
     await networking.createNamespacedIngress({ namespace, body: ingressBody(namespace, className, index, '/v0') });
@@ -99,6 +117,10 @@ async function clusterSetup(): Promise<Setup> {
       if (!rule) throw new Error('app-0 lost its rule');
       rule.path = path;
       await networking.replaceNamespacedIngress({ name: 'app-0', namespace, body: current });
+    },
+    async moveEndpoints(index) {
+      await discovery.replaceNamespacedEndpointSlice({ name: 'web-1', namespace, body: slice(index) });
+      return BACKEND_NAMES[index] as string;
     },
     async teardown() {
       await pier.stop();
@@ -130,6 +152,7 @@ async function manifestsSetup(): Promise<Setup> {
   return {
     pier,
     changePath: writeChanged,
+    moveEndpoints: () => Promise.reject(new Error('--change endpoints needs --mode cluster')),
     async teardown() {
       await pier.stop();
       backend.kill();
@@ -140,15 +163,17 @@ async function manifestsSetup(): Promise<Setup> {
 
 const setup = MODE === 'cluster' ? await clusterSetup() : await manifestsSetup();
 try {
-  const get = async (path: string): Promise<number> => {
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
     const response = await request(`http://127.0.0.1:${setup.pier.ports.http}${path}`, { headers: { host: CHANGED_HOST } });
-    await response.body.dump();
-    return response.statusCode;
+    return { status: response.statusCode, body: await response.body.text() };
   };
-  const waitFor = async (path: string): Promise<void> => {
+  /** Polls `path` until its answer is a 200 whose body starts with `bodyStart`. */
+  const waitFor = async (path: string, bodyStart = ''): Promise<void> => {
     const deadline = performance.now() + CHANGE_TIMEOUT_MS;
-    while ((await get(path)) !== 200) {
-      if (performance.now() > deadline) throw new Error(`${path} was not routed within ${CHANGE_TIMEOUT_MS} ms`);
+    for (;;) {
+      const { status, body } = await get(path);
+      if (status === 200 && body.startsWith(bodyStart)) return;
+      if (performance.now() > deadline) throw new Error(`${path} did not answer 200 "${bodyStart}…" within ${CHANGE_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
   };
@@ -156,19 +181,25 @@ try {
 
   const latencies: number[] = [];
   for (let change = 1; change <= CHANGES; change++) {
-    const path = `/v${change}`;
     const writeStarted = performance.now();
-    await setup.changePath(path);
-    await waitFor(path);
+    if (CHANGE === 'endpoints') {
+      const backend = await setup.moveEndpoints(change % BACKEND_NAMES.length);
+      await waitFor('/v0', backend);
+    } else {
+      const path = `/v${change}`;
+      await setup.changePath(path);
+      await waitFor(path);
+    }
     latencies.push(performance.now() - writeStarted);
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   const what = MODE === 'cluster' ? 'API write on the real control plane (pier controller)' : 'file write (pier serve --manifests)';
-  console.log(`Propagation, ${what}: ${INGRESSES} Ingresses present, ${CHANGES} changes of one Ingress's path,`);
-  console.log(`timed from the write to the first request routed by the new rule (polled every ${POLL_INTERVAL_MS} ms).\n`);
-  console.log('| source | Ingresses | changes | median ms | p90 ms | p99 ms | min ms | max ms |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  console.log(`| ${MODE} | ${INGRESSES} | ${CHANGES} | ${percentile(sorted, 50).toFixed(0)} | ${percentile(sorted, 90).toFixed(0)} | ${percentile(sorted, 99).toFixed(0)} | ${(sorted[0] as number).toFixed(0)} | ${(sorted[sorted.length - 1] as number).toFixed(0)} |`);
+  const changed = CHANGE === 'endpoints' ? "moves of the Service's EndpointSlice to the other backend" : "changes of one Ingress's path";
+  console.log(`Propagation, ${what}: ${INGRESSES} Ingresses present, ${CHANGES} ${changed},`);
+  console.log(`timed from the write to the first request routed by the change (polled every ${POLL_INTERVAL_MS} ms).\n`);
+  console.log('| source | change | Ingresses | changes | median ms | p90 ms | p99 ms | min ms | max ms |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log(`| ${MODE} | ${CHANGE} | ${INGRESSES} | ${CHANGES} | ${percentile(sorted, 50).toFixed(0)} | ${percentile(sorted, 90).toFixed(0)} | ${percentile(sorted, 99).toFixed(0)} | ${(sorted[0] as number).toFixed(0)} | ${(sorted[sorted.length - 1] as number).toFixed(0)} |`);
 } finally {
   await setup.teardown();
 }
