@@ -107,6 +107,34 @@ export interface Handshake {
   readonly session: Buffer | undefined;
 }
 
+export interface HttpsExchange {
+  readonly status: number;
+  readonly resumed: boolean;
+  /** The server certificate's; a resumed TLS 1.3 handshake sends none, and then this is undefined. */
+  readonly fingerprint: string | undefined;
+  /** The ticket the server sent on this connection (TLS 1.3 sends one after the handshake). */
+  readonly session: Buffer | undefined;
+}
+
+/** One `GET /` on a TLS connection of its own to 127.0.0.1:port with SNI `host`, offering `session` for resumption when given. */
+export function httpsGetOnNewConnection(port: number, host: string, session?: Buffer, timeoutMs = 5_000): Promise<HttpsExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+    let response = '';
+    let ticket: Buffer | undefined;
+    let handshake = { resumed: false, fingerprint: undefined as string | undefined };
+    socket.on('session', (data: Buffer) => (ticket = data));
+    socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('request timed out')));
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      handshake = { resumed: socket.isSessionReused(), fingerprint: socket.getPeerCertificate().fingerprint256 };
+      socket.write(`GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+    });
+    socket.once('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(response)?.[1] ?? 0), ...handshake, session: ticket }));
+  });
+}
+
 /** One TLS handshake to 127.0.0.1:port with this SNI (none when undefined); the certificate isn't verified. */
 export function handshake(port: number, serverName: string | undefined, options: { alpn?: string[]; session?: Buffer; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}): Promise<Handshake> {
   return new Promise((resolve, reject) => {

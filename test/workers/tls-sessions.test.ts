@@ -4,48 +4,23 @@
 // keys and rotates them for every worker at once, so a ticket from any worker resumes on any other.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:tls';
+import { httpsGetOnNewConnection, type HttpsExchange } from '../helpers/certs.ts';
 import type { WorkerPool } from '../../proxy/workers.ts';
 import { answeredBySlot, killOneWorker, startPool, untilEveryWorkerAnswers } from './pool-harness.ts';
 
 const WORKERS = 2;
 /** Connections opened at once, so that the kernel spreads them over both workers. */
 const CONCURRENCY = 6;
-const REQUEST_TIMEOUT_MS = 5_000;
 /** No Ingress has this host: each request is a 404 from whichever worker took the connection. */
 const HOST = 'nobody.example';
 
-interface Answer {
-  readonly resumed: boolean;
-  /** The ticket the server sent on this connection (TLS 1.3 sends one after the handshake). */
-  readonly session: Buffer | undefined;
-}
-
-/** One HTTPS request on a connection of its own, offering `session` for resumption when given. */
-function request(port: number, session?: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
-    let resumed = false;
-    let ticket: Buffer | undefined;
-    socket.on('session', (data: Buffer) => (ticket = data));
-    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('request timed out')));
-    socket.once('error', reject);
-    socket.once('secureConnect', () => {
-      resumed = socket.isSessionReused();
-      socket.write(`GET / HTTP/1.1\r\nhost: ${HOST}\r\nconnection: close\r\n\r\n`);
-    });
-    socket.resume();
-    socket.once('end', () => resolve({ resumed, session: ticket }));
-  });
-}
-
 /** Connections offering `session`, CONCURRENCY at a time, until every worker has answered one. */
-function resumingEverywhere(pool: WorkerPool, port: number, session: Buffer): Promise<Answer[]> {
-  return untilEveryWorkerAnswers(pool, WORKERS, () => Promise.all(Array.from({ length: CONCURRENCY }, () => request(port, session))));
+function resumingEverywhere(pool: WorkerPool, port: number, session: Buffer): Promise<HttpsExchange[]> {
+  return untilEveryWorkerAnswers(pool, WORKERS, () => Promise.all(Array.from({ length: CONCURRENCY }, () => httpsGetOnNewConnection(port, HOST, session))));
 }
 
 async function newSession(port: number): Promise<Buffer> {
-  const { session } = await request(port);
+  const { session } = await httpsGetOnNewConnection(port, HOST);
   assert.ok(session, 'the server issued a session ticket');
   return session;
 }

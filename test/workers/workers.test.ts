@@ -10,9 +10,8 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
-import { handshake } from '../helpers/certs.ts';
+import { handshake, httpsGetOnNewConnection, type HttpsExchange } from '../helpers/certs.ts';
 
 const WORKERS = 2;
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -94,30 +93,6 @@ function get(port: number, host: string, path = '/', headers: Record<string, str
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
-  });
-}
-
-interface TlsAnswer {
-  readonly status: number;
-  readonly resumed: boolean;
-  readonly fingerprint: string;
-}
-
-/** One HTTPS request on a connection of its own, offering `session` for resumption when given. */
-function httpsGet(port: number, host: string, session?: Buffer): Promise<TlsAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
-    let response = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
-    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('request timed out')));
-    socket.once('error', reject);
-    let handshake = { resumed: false, fingerprint: '' };
-    socket.once('secureConnect', () => {
-      // A resumed TLS 1.3 handshake shows no certificate (fingerprint undefined): none was sent.
-      handshake = { resumed: socket.isSessionReused(), fingerprint: socket.getPeerCertificate().fingerprint256 };
-      socket.write(`GET /tls HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
-    });
-    socket.once('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(response)?.[1] ?? 0), ...handshake }));
   });
 }
 
@@ -237,11 +212,11 @@ describe('pier serve --workers=2', () => {
     const first = await handshake(pier.ports.https, 'alpha.example');
     assert.ok(first.session, 'the first handshake got a session ticket');
     /** New connections, CONCURRENCY at a time, until each worker has answered at least one of them. */
-    const untilBothWorkersAnswer = async (session?: Buffer): Promise<TlsAnswer[]> => {
+    const untilBothWorkersAnswer = async (session?: Buffer): Promise<HttpsExchange[]> => {
       const before = await answeredBySlot(pier, 'alpha');
-      const answers: TlsAnswer[] = [];
+      const answers: HttpsExchange[] = [];
       await until(async () => {
-        answers.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, () => httpsGet(pier.ports.https, 'alpha.example', session)))));
+        answers.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, () => httpsGetOnNewConnection(pier.ports.https, 'alpha.example', session)))));
         const after = await answeredBySlot(pier, 'alpha');
         return Array.from({ length: WORKERS }, (_, slot) => String(slot)).every((slot) => (after.get(slot) ?? 0) > (before.get(slot) ?? 0));
       }, 'both workers answer over HTTPS');
