@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureCommands, freePort, startNginx, type RunningNginx } from './lib/tools.ts';
 import { cpuSeconds, rssMiB } from './lib/proc.ts';
+import { INGRESS_CLASS_YAML, backendManifest } from '../test/helpers/manifests.ts';
 
 const { values } = parseArgs({
   options: {
@@ -110,33 +111,7 @@ function median(values: number[]): number {
 }
 
 async function writeManifests(dir: string, backendPort: number): Promise<void> {
-  await writeFile(
-    join(dir, 'bench.yaml'),
-    `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: pier}
-spec: {controller: pier.dev/ingress-controller}
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: bench}
-spec:
-  ingressClassName: pier
-  rules: [{host: ${HOST}, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: backend-1, labels: {kubernetes.io/service-name: backend}}
-addressType: IPv4
-ports: [{name: http, port: ${backendPort}}]
-endpoints: [{addresses: [127.0.0.1]}]
-`,
-  );
+  await writeFile(join(dir, 'bench.yaml'), `${INGRESS_CLASS_YAML}---\n${backendManifest('backend', HOST, backendPort)}`);
 }
 
 function nginxHttpBlock(listenPort: number, backendPort: number): string {

@@ -9,45 +9,12 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { Resources, startUpstream } from '../helpers/upstreams.ts';
 import { expiresAt, handshake, makeCertificate, makeCertificateValidUntil, tlsSecretYaml } from '../helpers/certs.ts';
+import { INGRESS_CLASS_YAML, backendManifest } from '../helpers/manifests.ts';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
 import { httpGet } from './harness.ts';
 
 const HOST = 'secure.example';
 const CHANGE_TIMEOUT_MS = 10_000;
-
-function manifests(backendPort: number): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: pier }
-spec: { controller: pier.dev/ingress-controller }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: secure, namespace: default }
-spec:
-  ingressClassName: pier
-  tls:
-    - hosts: [${HOST}]
-      secretName: secure-tls
-  rules:
-    - host: ${HOST}
-      http:
-        paths:
-          - { path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: default }
-spec: { ports: [{ name: http, port: 80 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web-1, namespace: default, labels: { kubernetes.io/service-name: web } }
-addressType: IPv4
-ports: [{ name: http, port: ${backendPort}, protocol: TCP }]
-endpoints: [{ addresses: [127.0.0.1] }]
-`;
-}
 
 function httpsGetWithCertificate(port: number): Promise<{ status: number; body: string; fingerprint: string; hsts: string | undefined }> {
   return new Promise((resolve, reject) => {
@@ -73,7 +40,7 @@ describe('pier serve --manifests with a TLS Secret', { timeout: 60_000 }, () => 
   before(async () => {
     const backend = await startUpstream(resources, (req, res) => res.end(`backend ${req.headers['x-forwarded-proto']} ${req.url}`));
     dir = await mkdtemp(join(tmpdir(), 'pier-tls-serve-'));
-    await writeFile(join(dir, 'app.yaml'), manifests(backend.port));
+    await writeFile(join(dir, 'app.yaml'), `${INGRESS_CLASS_YAML}---\n${backendManifest('secure', HOST, backend.port, 'secure-tls')}`);
     await writeFile(join(dir, 'secret.yaml'), tlsSecretYaml('secure-tls', first));
     pier = await startPier(['serve', '--manifests', dir]);
   });

@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
 import { handshake, httpsGetOnNewConnection, type HttpsExchange } from '../helpers/certs.ts';
+import { INGRESS_CLASS_YAML, backendManifest } from '../helpers/manifests.ts';
 
 const WORKERS = 2;
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -40,43 +41,11 @@ async function startBackend(): Promise<Backend> {
   return { server, port: (server.address() as { port: number }).port, received };
 }
 
-function ingressManifest(name: string, host: string, backendPort: number): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: ${name}}
-spec:
-  ingressClassName: pier
-  rules:
-    - host: ${host}
-      http:
-        paths:
-          - {path: /, pathType: Prefix, backend: {service: {name: ${name}, port: {number: 80}}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-ports: [{name: http, port: ${backendPort}}]
-endpoints: [{addresses: [127.0.0.1]}]
-`;
-}
-
-const INGRESS_CLASS = `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: pier}
-spec: {controller: pier.dev/ingress-controller}
-`;
-
 /** A manifest directory with Pier's IngressClass and alpha.example routed to the backend. */
 async function manifestDir(prefix: string, backendPort: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  await writeFile(join(dir, 'class.yaml'), INGRESS_CLASS);
-  await writeFile(join(dir, 'alpha.yaml'), ingressManifest('alpha', 'alpha.example', backendPort));
+  await writeFile(join(dir, 'class.yaml'), INGRESS_CLASS_YAML);
+  await writeFile(join(dir, 'alpha.yaml'), backendManifest('alpha', 'alpha.example', backendPort));
   return dir;
 }
 
@@ -203,7 +172,7 @@ describe('pier serve --workers=2', () => {
   });
 
   it('sends a changed manifest to every worker: each of them then answers the new host', async () => {
-    await writeFile(join(dir, 'beta.yaml'), ingressManifest('beta', 'beta.example', backend.port));
+    await writeFile(join(dir, 'beta.yaml'), backendManifest('beta', 'beta.example', backend.port));
     const counts = await untilEverySlotAnswers(pier, 'beta', 'beta.example');
     assert.ok((counts.get('0') ?? 0) > 0 && (counts.get('1') ?? 0) > 0);
   });
