@@ -194,7 +194,7 @@ export class Runtime {
   /** Fails readiness, lets requests under way finish within the grace period, then closes. */
   async stop(): Promise<void> {
     this.#draining = true;
-    if (this.#certificateTimer) clearTimeout(this.#certificateTimer);
+    this.#recomputeAt(null);
     const graceMs = this.#config.flags['shutdown-grace-period'];
     this.#log.info('draining', { graceMs });
     await this.dataPlane.close(graceMs);
