@@ -5,8 +5,8 @@
 // a request or a TLS connection already under way.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import { createSecureServer, type Http2SecureServer, type Http2Session, type SecureServerOptions } from 'node:http2';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
@@ -20,6 +20,7 @@ import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { PierMetrics, RouteLabels } from './metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
+import { createTlsListener } from './tls-listener.ts';
 
 /** nginx's keepalive_timeout in ingress-nginx: how long an idle client connection is kept. */
 const CLIENT_KEEP_ALIVE_MS = 75_000;
@@ -70,6 +71,13 @@ export interface BoundPorts {
   readonly defaultServer: number;
 }
 
+/** The HTTPS port's listener and the two TLS servers it hands connections to (see tls-listener.ts). */
+interface HttpsServers {
+  readonly front: NetServer;
+  readonly bySni: Http2SecureServer;
+  readonly noSni: Http2SecureServer;
+}
+
 /** The route table and the secure contexts compiled from the same spec, swapped as one. */
 interface CompiledTable {
   readonly routes: RouteTable;
@@ -81,7 +89,7 @@ export class ProxyServer {
   readonly #metrics: PierMetrics;
   readonly #dispatchers: Dispatchers;
   readonly #httpServer: Server;
-  readonly #httpsServer: Http2SecureServer | null;
+  readonly #https: HttpsServers | null;
   readonly #defaultServer: Server;
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<Http2Session>();
@@ -116,30 +124,38 @@ export class ProxyServer {
     this.#httpServer = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS }, (req, res) => this.#handle(req, res, false));
     this.#httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, false));
     this.#httpServer.on('connection', (socket: Socket) => this.#track(socket));
-    this.#httpsServer = options.httpsPort === undefined ? null : this.#createHttpsServer();
+    this.#https = options.httpsPort === undefined ? null : this.#createHttpsServers();
     this.#defaultServer = createServer((_req, res) => respondWithStatus(res, STATUS_NOT_FOUND));
     this.#deps = { dispatchers: this.#dispatchers, timeouts: options.timeouts, metrics };
   }
 
   /**
    * HTTP/2 and HTTP/1.1 on one TLS port, chosen by ALPN; the compat API gives both the same
-   * request handler. The certificate is picked per handshake from the current table by SNI.
+   * request handler. A front listener hands each connection to one of two TLS servers (see
+   * tls-listener.ts): with SNI, one that picks the certificate per handshake from the current
+   * table and has none of its own; without, one whose own certificate is the default.
    */
-  #createHttpsServer(): Http2SecureServer {
+  #createHttpsServers(): HttpsServers {
+    const bySni = this.#createTlsServer({
+      SNICallback: (serverName, done) => done(null, this.#compiled.certificates.forServerName(serverName)),
+    });
+    const noSni = this.#createTlsServer({ cert: this.#fakeCertificate.certificatePem, key: this.#fakeCertificate.keyPem });
+    const front = createTlsListener({ withServerName: bySni, withoutServerName: noSni }, (socket) => this.#track(socket));
+    return { front, bySni, noSni };
+  }
+
+  #createTlsServer(certificateOptions: SecureServerOptions): Http2SecureServer {
     const server = createSecureServer(
       {
         ...TLS_PROTOCOL_SETTINGS,
+        ...certificateOptions,
         allowHTTP1: true,
-        cert: this.#fakeCertificate.certificatePem,
-        key: this.#fakeCertificate.keyPem,
-        SNICallback: (serverName, done) => done(null, this.#compiled.certificates.forServerName(serverName)),
         sessionTimeout: TLS_SESSION_TIMEOUT_S,
         ticketKeys: this.#ticketKeys,
       },
       (req, res) => this.#handle(req, res, true),
     );
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, true));
-    server.on('connection', (socket: Socket) => this.#track(socket));
     server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
@@ -159,9 +175,9 @@ export class ProxyServer {
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     this.#compiled = { routes, certificates };
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
-    if (this.#httpsServer && certificates.defaultContext !== previous.certificates.defaultContext) {
+    if (this.#https && certificates.defaultContext !== previous.certificates.defaultContext) {
       const material = spec.tls?.certificates.find((certificate) => certificate.id === certificates.defaultCertificateId)?.material ?? this.#fakeCertificate;
-      this.#httpsServer.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
+      this.#https.noSni.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
     }
   }
 
@@ -177,21 +193,20 @@ export class ProxyServer {
   /** Starts a new session-ticket key now: tickets issued before no longer resume. */
   rotateTicketKeys(keys: Uint8Array = newTicketKeys()): void {
     this.#ticketKeys = Buffer.from(keys);
-    this.#httpsServer?.setTicketKeys(this.#ticketKeys);
+    this.#https?.bySni.setTicketKeys(this.#ticketKeys);
+    this.#https?.noSni.setTicketKeys(this.#ticketKeys);
   }
 
   async listen(): Promise<BoundPorts> {
     const { bindAddress, httpPort, httpsPort, defaultServerPort } = this.#options;
     const http = await listenOn(this.#httpServer, bindAddress, httpPort);
     let https: number | null = null;
-    if (this.#httpsServer && httpsPort !== undefined) {
-      https = await listenOn(this.#httpsServer, bindAddress, httpsPort);
+    if (this.#https && httpsPort !== undefined) {
+      // The port is the plain front listener's, so node:cluster has no TLS server data (ticket
+      // keys) to copy between workers: each TLS server keeps the keys it was given.
+      https = await listenOn(this.#https.front, bindAddress, httpsPort);
       this.#redirectPortSuffix = https === STANDARD_HTTPS_PORT ? '' : `:${https}`;
-      // In a node:cluster worker, listen() has just set the ticket keys the first worker listened
-      // with (tls.Server's _setServerData); the current shared keys replace those stale ones.
-      if (this.#options.sharedTls) {
-        this.#httpsServer.setTicketKeys(this.#ticketKeys);
-      } else {
+      if (!this.#options.sharedTls) {
         this.#ticketKeyTimer = setInterval(() => this.rotateTicketKeys(), this.#options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
         this.#ticketKeyTimer.unref();
       }
@@ -203,7 +218,7 @@ export class ProxyServer {
   /** Stops accepting connections, lets requests under way finish (up to drainMs), then closes the rest. */
   async close(drainMs: number): Promise<void> {
     if (this.#ticketKeyTimer) clearInterval(this.#ticketKeyTimer);
-    const closed = Promise.all([closeServer(this.#httpServer), closeServer(this.#httpsServer), closeServer(this.#defaultServer)]);
+    const closed = Promise.all([closeServer(this.#httpServer), closeServer(this.#https?.front ?? null), closeServer(this.#defaultServer)]);
     this.#httpServer.closeIdleConnections();
     // GOAWAY: HTTP/2 clients finish their streams and open no new ones here.
     for (const session of this.#sessions) session.close();
@@ -230,7 +245,7 @@ export class ProxyServer {
 
   /** Whether a plain-HTTP request for this target goes to https instead. */
   #redirects(table: RouteTable, httpsRedirect: boolean, secure: boolean, path: string): boolean {
-    return httpsRedirect && !secure && this.#httpsServer !== null && !table.isRedirectExempt(path);
+    return httpsRedirect && !secure && this.#https !== null && !table.isRedirectExempt(path);
   }
 
   /** `https://host[:port]/path?query`: the request's host without its port, as nginx's $host. */
@@ -287,7 +302,7 @@ function hostHeaderOf(req: ClientRequest): string | undefined {
   return req.headers.host ?? (req.headers[':authority'] as string | undefined);
 }
 
-function listenOn(server: Server | Http2SecureServer, host: string, port: number): Promise<number> {
+function listenOn(server: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -298,7 +313,7 @@ function listenOn(server: Server | Http2SecureServer, host: string, port: number
   });
 }
 
-function closeServer(server: Server | Http2SecureServer | null): Promise<void> {
+function closeServer(server: NetServer | null): Promise<void> {
   return new Promise((resolve) => {
     if (!server?.listening) return resolve();
     server.close(() => resolve());
