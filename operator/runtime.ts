@@ -129,7 +129,8 @@ export class Runtime {
     const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
     const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
     const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
-    if (!updatedInPlace) this.dataPlane.swap(result.table);
+    const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);
+    for (const problem of refused) this.#log.error(`the proxy serves the default certificate instead: ${problem}`);
     this.#table = result.table;
     this.#routesLoaded = true;
     this.#recomputeAt(result.certificatesChangeAt);
@@ -141,6 +142,8 @@ export class Runtime {
       if (!this.#reported.has(text)) this.#log.warn(text, { reason: warning.reason });
     }
     this.#reported = current;
+    this.metrics.tlsFallbackHosts.reset();
+    for (const { ingress } of result.tlsFallbacks) this.metrics.tlsFallbackHosts.inc({ namespace: ingress.namespace, ingress: ingress.name });
     this.#log.info('routes applied', {
       hosts: result.table.virtualHosts.length,
       ingresses: result.statuses.length,

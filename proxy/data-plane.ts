@@ -5,8 +5,11 @@ import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 import type { BoundPorts } from './server.ts';
 
 export interface DataPlane {
-  /** Makes this table the one new requests are routed by (throws, changing nothing, on a bad spec). */
-  swap(spec: RouteTableSpec): void;
+  /**
+   * Makes this table the one new requests are routed by (throws, changing nothing, on a bad spec).
+   * Returns why each certificate the TLS library refused was refused (worker processes report their own).
+   */
+  swap(spec: RouteTableSpec): readonly string[];
   /**
    * Gives upstreams of the current table new endpoints without recompiling it (endpoint churn).
    * False, changing nothing, when one of them isn't in the current table: swap a whole table then.

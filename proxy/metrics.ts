@@ -100,6 +100,8 @@ export interface PierMetrics {
   readonly routes: RouteMetrics;
   readonly configChanges: Counter<'result'>;
   readonly configLastChangeSuccessful: Gauge;
+  readonly tlsFallbackHosts: Gauge<'namespace' | 'ingress'>;
+  readonly tlsCertificatesRefused: Counter;
 }
 
 export function createMetrics(): PierMetrics {
@@ -121,6 +123,17 @@ export function createMetrics(): PierMetrics {
     configLastChangeSuccessful: new Gauge({
       name: 'pier_config_last_change_successful',
       help: '1 when the last configuration change was applied, 0 when it failed.',
+      registers: [registry],
+    }),
+    tlsFallbackHosts: new Gauge({
+      name: 'pier_tls_fallback_hosts',
+      help: "TLS hosts served the default certificate because the one their Ingress names can't be used (each has a warning), by Ingress.",
+      labelNames: ['namespace', 'ingress'],
+      registers: [registry],
+    }),
+    tlsCertificatesRefused: new Counter({
+      name: 'pier_tls_certificates_refused_total',
+      help: 'Certificates the TLS library refused when a route table was swapped in; their hosts get the default certificate.',
       registers: [registry],
     }),
   };

@@ -169,16 +169,18 @@ export class ProxyServer {
    * Replaces the route table and its certificates. Compiling happens first, so a bad spec throws
    * and nothing changes; contexts for certificates the current table already has are reused.
    */
-  swap(spec: RouteTableSpec): void {
+  swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
     const routes = new RouteTable(spec);
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     this.#compiled = { routes, certificates };
+    if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
     if (this.#https && certificates.defaultContext !== previous.certificates.defaultContext) {
       const material = spec.tls?.certificates.find((certificate) => certificate.id === certificates.defaultCertificateId)?.material ?? this.#fakeCertificate;
       this.#https.noSni.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
     }
+    return certificates.unusable;
   }
 
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {

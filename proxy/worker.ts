@@ -46,7 +46,7 @@ export function runWorker(): void {
       }
       case 'swap':
         try {
-          proxy?.swap(message.spec);
+          for (const refused of proxy?.swap(message.spec) ?? []) log.error(`proxy worker ${process.pid} serves the default certificate instead: ${refused}`);
         } catch (error) {
           log.error(`proxy worker ${process.pid} kept its table: ${(error as Error).message}`);
         }

@@ -120,7 +120,7 @@ export class WorkerPool implements DataPlane {
     return this.#slots.filter((slot) => slot.ready).length;
   }
 
-  swap(spec: RouteTableSpec): void {
+  swap(spec: RouteTableSpec): readonly string[] {
     // Compiled here only to throw on a bad spec before any worker sees it, as ProxyServer.swap does.
     new RouteTable(spec);
     this.#spec = spec;
@@ -128,6 +128,8 @@ export class WorkerPool implements DataPlane {
       // A worker that hasn't been sent 'start' yet gets this table with it.
       if (slot.started) this.#send(slot, { type: 'swap', spec });
     }
+    // Each worker compiles its own certificates, and logs and counts what its TLS library refuses.
+    return [];
   }
 
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {

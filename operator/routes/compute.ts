@@ -240,5 +240,6 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
     ignored,
     warnings,
     certificatesChangeAt: tls.certificatesChangeAt,
+    tlsFallbacks: tls.fallbacks,
   };
 }

@@ -5,15 +5,18 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import type { Ingress, Secret } from '../model.ts';
 import type { Snapshot } from '../store.ts';
-import type { CertificateSpec, ObjectRef, TlsHostSpec, TlsSpec, WarningReason } from './types.ts';
+import type { CertificateSpec, ObjectRef, TlsFallback, TlsHostSpec, TlsSpec, WarningReason } from './types.ts';
 import { KeyMaterial } from './types.ts';
 import { checkHost } from './validation.ts';
+import { secureContextFor } from '../../proxy/tls-contexts.ts';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 const CERTIFICATE_KEY = 'tls.crt';
 const PRIVATE_KEY_KEY = 'tls.key';
 /** Hex digits of the material's SHA-256 kept in a certificate id: plenty to tell certificates apart. */
 const ID_LENGTH = 16;
+/** Key types a handshake can sign with (RFC 8446 §4.2.3; TLS 1.2 with ECDHE_RSA or ECDHE_ECDSA suites). */
+const HANDSHAKE_KEY_TYPES: ReadonlySet<string> = new Set(['rsa', 'rsa-pss', 'ec', 'ed25519', 'ed448']);
 /** A label put in front of a wildcard host to ask the certificate whether it covers one label there. */
 const WILDCARD_PROBE_LABEL = 'pier-wildcard-probe';
 
@@ -77,6 +80,15 @@ function inspectPem(certificatePem: string, keyPem: string): Inspection {
     return { ok: false, problem: `${PRIVATE_KEY_KEY} is not a PEM private key (${(error as Error).message})` };
   }
   if (!matches) return { ok: false, problem: `${PRIVATE_KEY_KEY} does not belong to the certificate in ${CERTIFICATE_KEY}` };
+  const keyType = certificate.publicKey.asymmetricKeyType ?? 'unknown';
+  if (!HANDSHAKE_KEY_TYPES.has(keyType)) return { ok: false, problem: `the certificate has a ${keyType} key, which no TLS 1.3 handshake or TLS 1.2 ECDHE suite can use` };
+  const material = new KeyMaterial(certificatePem, keyPem);
+  // The proxy loads it with the same call: what OpenSSL refuses there is refused here, and reported.
+  try {
+    secureContextFor(material);
+  } catch (error) {
+    return { ok: false, problem: `OpenSSL refused the certificate and key (${(error as Error).message})` };
+  }
   const id = createHash('sha256').update(certificatePem).update('\n').update(keyPem).digest('hex').slice(0, ID_LENGTH);
   const names = certificate.subjectAltName ? ` (${certificate.subjectAltName})` : '';
   return {
@@ -88,7 +100,7 @@ function inspectPem(certificatePem: string, keyPem: string): Inspection {
       id,
       subject: `${certificate.subject.replaceAll('\n', ', ')}${names}`,
       notAfter: new Date(Date.parse(certificate.validTo)).toISOString(),
-      material: new KeyMaterial(certificatePem, keyPem),
+      material,
     },
   };
 }
@@ -133,6 +145,8 @@ export interface ResolvedTls {
   readonly spec: TlsSpec;
   /** The next instant a certificate looked at here expires or becomes valid; null when none will. */
   readonly certificatesChangeAt: number | null;
+  /** TLS hosts served the default certificate because the one their Ingress names can't be used. */
+  readonly fallbacks: readonly TlsFallback[];
   /** True when a served Ingress lists this host (or a wildcard covering it) under spec.tls. */
   hasTls(host: string): boolean;
 }
@@ -153,6 +167,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
   const certificates = new Map<string, CertificateSpec>();
   const hosts = new Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>();
   const tlsHosts = new Set<string>();
+  const fallbacks: TlsFallback[] = [];
   let certificatesChangeAt: number | null = null;
   const lookUp = (ref: ObjectRef): CertificateLookup => {
     const found = certificateFromSecret(snapshot, ref, now, cache);
@@ -181,6 +196,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       const found = lookUp({ namespace: ref.namespace, name: entry.secretName });
       if (!found.ok) {
         warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} get the default certificate`);
+        for (const host of listed) fallbacks.push({ ingress: ref, host });
         return;
       }
       for (const host of listed) {
@@ -193,6 +209,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
         }
         if (!certificateCovers(found.parsed.certificate, host)) {
           warn(ref, 'TlsHostMismatch', `${where}: the certificate in Secret ${found.spec.secret} (${found.spec.subject}) does not cover ${host}; ${host} gets the default certificate`);
+          fallbacks.push({ ingress: ref, host });
           continue;
         }
         certificates.set(found.spec.id, found.spec);
@@ -225,6 +242,8 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       defaultCertificate,
     },
     certificatesChangeAt: now === undefined ? null : certificatesChangeAt,
+    // A host another Ingress gave a usable certificate is not falling back.
+    fallbacks: fallbacks.filter((fallback) => !hosts.has(fallback.host)),
     hasTls(host: string): boolean {
       if (host === '') return false;
       if (tlsHosts.has(host)) return true;

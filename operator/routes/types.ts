@@ -157,6 +157,12 @@ export interface IngressStatus {
   readonly loadBalancer: readonly LoadBalancerIngress[];
 }
 
+/** A host listed under an Ingress's spec.tls that is served the default certificate instead of the one it names. */
+export interface TlsFallback {
+  readonly ingress: ObjectRef;
+  readonly host: string;
+}
+
 export interface RouteComputation {
   readonly table: RouteTableSpec;
   /** The status every Ingress that Pier serves should have. */
@@ -170,6 +176,8 @@ export interface RouteComputation {
    * such time is ahead, or when no clock (`now`) was given.
    */
   readonly certificatesChangeAt: number | null;
+  /** TLS hosts on the default certificate because their own can't be used (each also has a warning). */
+  readonly tlsFallbacks: readonly TlsFallback[];
 }
 
 export interface RouteOptions {

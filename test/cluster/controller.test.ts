@@ -11,6 +11,8 @@ import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, type KubeConfi
 import { ensureControlPlane, freshNamespace, type ControlPlane } from '../helpers/cluster.ts';
 import { createTestNetwork, testHostsUnavailable, type TestBackend, type TestNetwork } from '../helpers/test-hosts.ts';
 import { endpointSlice, service, type SliceEndpoint } from '../helpers/objects.ts';
+import { handshake, makeCertificate, tlsSecret } from '../helpers/certs.ts';
+import { FAKE_CERTIFICATE_COMMON_NAME } from '../../proxy/tls-fake-certificate.ts';
 import {
   Cleanup,
   createObject,
@@ -302,6 +304,35 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       const all = await warnings();
       assert.equal(all.length, 1, `expected one ServiceNotFound Event, got ${all.length}`);
       assert.equal(all[0]?.count ?? 1, 1);
+    });
+  });
+
+  it("serves an Ingress's RSA certificate from its Secret by SNI, and records a Secret whose key OpenSSL refuses as a Warning Event", async () => {
+    await withSetup('ctl-tls', async (setup) => {
+      const { namespace, classes } = setup;
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      const host = `secure.${namespace}.test`;
+      const weakHost = `weak.${namespace}.test`;
+      const rsa = makeCertificate([host], 'rsa2048-pkcs1');
+      const weak = makeCertificate([weakHost], 'rsa512-pkcs8');
+      await create(setup, tlsSecret('secure-tls', rsa, { namespace }) as unknown as KubernetesObject);
+      await create(setup, tlsSecret('weak-tls', weak, { namespace }) as unknown as KubernetesObject);
+      for (const [name, ingressHost, secretName] of [['secure', host, 'secure-tls'], ['weak', weakHost, 'weak-tls']] as const) {
+        const ingress = ingressObject(namespace, name, classes.ingressClass, ingressHost, 'web');
+        ingress.spec!.tls = [{ hosts: [ingressHost], secretName }];
+        await create(setup, ingress as KubernetesObject);
+      }
+      await eventually('the RSA certificate on its host', async () => (await handshake(pier.ports.https, host)).fingerprint === rsa.fingerprint);
+      assert.equal((await handshake(pier.ports.https, weakHost)).subject, FAKE_CERTIFICATE_COMMON_NAME);
+      const core = cluster.admin.makeApiClient(CoreV1Api);
+      const [event] = await eventually('a TlsSecretInvalid Event on Ingress weak', async () => {
+        const events = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Ingress,involvedObject.name=weak' })).items;
+        const found = events.filter((candidate) => candidate.reason === 'TlsSecretInvalid');
+        return found.length > 0 ? found : undefined;
+      });
+      assert.equal(event?.type, 'Warning');
+      assert.match(event?.message ?? '', /OpenSSL refused the certificate and key .*ee key too small/);
     });
   });
 

@@ -8,7 +8,7 @@ import type { KubeObject } from '../../operator/model.ts';
 import type { RouteComputation, RouteOptions } from '../../operator/routes/types.ts';
 import { CertificateCache } from '../../operator/routes/tls.ts';
 import { backend } from '../helpers/objects.ts';
-import { configMap, expiresAt, makeCertificate, makeCertificateValidUntil, makeExpiredCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
+import { configMap, expiresAt, makeCertificate, makeCertificateValidUntil, makeExpiredCertificate, tlsIngress, tlsSecret, type UnusableKeyShape } from '../helpers/certs.ts';
 import { compute, warningsOf } from './route-helpers.ts';
 
 const NOW = Date.now();
@@ -155,6 +155,36 @@ describe('TLS: certificates by host', () => {
       }
     });
   }
+
+  const unusableCases: { shape: UnusableKeyShape; problem: RegExp }[] = [
+    { shape: 'rsa512-pkcs8', problem: /OpenSSL refused the certificate and key \(.*ee key too small\)/ },
+    { shape: 'dsa1024-pkcs8', problem: /has a dsa key, which no TLS 1\.3 handshake or TLS 1\.2 ECDHE suite can use/ },
+  ];
+  for (const { shape, problem } of unusableCases) {
+    it(`A ${shape} certificate that parses and matches its key but can't serve a handshake is a warning, and its host is reported as on the default certificate`, () => {
+      const result = run([tlsIngress('i', ['foo.com', 'bar.com'], [{ hosts: ['foo.com'], secretName: 'weak' }, { hosts: ['bar.com'], secretName: 'bar' }]), tlsSecret('weak', makeCertificate(['foo.com'], shape)), tlsSecret('bar', bar)]);
+      assert.deepEqual(tlsHosts(result), ['bar.com=default/bar']);
+      assert.deepEqual(warningsOf(result), ['Ingress default/i TlsSecretInvalid']);
+      assert.match(result.warnings[0]?.message ?? '', problem);
+      assert.match(result.warnings[0]?.message ?? '', /foo\.com get the default certificate$/);
+      assert.deepEqual(result.tlsFallbacks, [{ ingress: { namespace: 'default', name: 'i' }, host: 'foo.com' }]);
+    });
+  }
+
+  it('reports no fallback for a host that another Ingress gives a usable certificate', () => {
+    const result = run([
+      tlsIngress('old', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'missing' }], { createdAt: '2024-01-01T00:00:00Z' }),
+      tlsIngress('new', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }], { createdAt: '2024-02-01T00:00:00Z' }),
+      tlsSecret('foo', foo),
+    ]);
+    assert.deepEqual(tlsHosts(result), ['foo.com=default/foo']);
+    assert.deepEqual(result.tlsFallbacks, []);
+  });
+
+  it('reports every host of a missing or mismatched Secret as on the default certificate', () => {
+    const result = run([tlsIngress('i', ['foo.com', 'bar.com', 'baz.com'], [{ hosts: ['foo.com', 'baz.com'], secretName: 'missing' }, { hosts: ['bar.com'], secretName: 'foo' }]), tlsSecret('foo', foo)]);
+    assert.deepEqual(result.tlsFallbacks.map(({ host }) => host), ['foo.com', 'baz.com', 'bar.com']);
+  });
 
   it('never puts a private key in the JSON form of the table', () => {
     const result = run([tlsIngress('i', ['foo.com'], [{ hosts: ['foo.com'], secretName: 'foo' }]), tlsSecret('foo', foo)]);

@@ -6,13 +6,14 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { KubeObject } from '../../operator/model.ts';
 import type { RouteComputation, RouteOptions } from '../../operator/routes/types.ts';
 import { ProxyServer } from '../../proxy/server.ts';
-import { createMetrics } from '../../proxy/metrics.ts';
+import { createMetrics, type PierMetrics } from '../../proxy/metrics.ts';
 import { endpointSlice, service } from '../helpers/objects.ts';
 import { DEFAULT_TIMEOUTS, LOCALHOST, type Resources } from '../helpers/upstreams.ts';
 import { compute } from '../routes/route-helpers.ts';
 
 export interface TlsProxy {
   readonly server: ProxyServer;
+  readonly metrics: PierMetrics;
   readonly http: number;
   readonly https: number;
   /** Computes routes from the objects (plus IngressClass pier) and swaps them in. */
@@ -20,11 +21,13 @@ export interface TlsProxy {
 }
 
 export async function startTlsProxy(resources: Resources, options: { ticketKeyRotationMs?: number } = {}): Promise<TlsProxy> {
-  const server = new ProxyServer({ bindAddress: LOCALHOST, httpPort: 0, httpsPort: 0, defaultServerPort: 0, timeouts: DEFAULT_TIMEOUTS, ...options }, createMetrics());
+  const metrics = createMetrics();
+  const server = new ProxyServer({ bindAddress: LOCALHOST, httpPort: 0, httpsPort: 0, defaultServerPort: 0, timeouts: DEFAULT_TIMEOUTS, ...options }, metrics);
   const ports = await server.listen();
   resources.add(() => server.close(200));
   return {
     server,
+    metrics,
     http: ports.http,
     https: ports.https as number,
     apply(objects, routeOptions = {}) {
