@@ -1,6 +1,7 @@
 // Upstream failures mapped to gateway statuses in one table, by the stable `code` that undici
 // and node give each error.
 
+export const STATUS_BAD_REQUEST = 400;
 export const STATUS_NOT_FOUND = 404;
 export const STATUS_BAD_GATEWAY = 502;
 export const STATUS_UNAVAILABLE = 503;
@@ -63,6 +64,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   302: '302 Found',
   307: '307 Temporary Redirect',
   308: '308 Permanent Redirect',
+  [STATUS_BAD_REQUEST]: '400 Bad Request',
   [STATUS_NOT_FOUND]: 'default backend - 404',
   [STATUS_BAD_GATEWAY]: '502 Bad Gateway',
   [STATUS_UNAVAILABLE]: '503 Service Temporarily Unavailable',

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { BackendProtocol } from '../operator/routes/types.ts';
 import type { Target } from './route-table.ts';
-import { clientResponseHeaders, trailersOf, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
+import { clientResponseHeaders, trailersOf, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import type { PierMetrics } from './metrics.ts';
 
@@ -75,7 +75,7 @@ export function respondWithStatus(res: ClientResponse, status: number, extraHead
  * Sends the request to the target's upstream and relays the answer. `addedHeaders` (flat,
  * lower-case) go on the response in place of the upstream's own: HSTS on HTTPS.
  */
-export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, forwarded: ForwardedFor, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
+export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
   const { labels, upstream } = target;
   // Read once: endpoints updated meanwhile don't change the ones this request tries.
   const origins = upstream.origins;
@@ -85,7 +85,7 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     return;
   }
   const dispatcher = deps.dispatchers[upstream.protocol];
-  const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
+  const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   const withBody = hasRequestBody(req);
   const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
   const started = performance.now();
@@ -114,7 +114,7 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
       {
         origin,
         method: req.method ?? 'GET',
-        path: req.url ?? '/',
+        path: outgoing.url,
         headers,
         body: withBody ? req : null,
         headersTimeout: deps.timeouts.readMs,

@@ -4,6 +4,12 @@
 /** Hop-by-hop headers (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection): never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Never forwarded from a client: `Proxy`, which CGI stacks turn into HTTP_PROXY, the proxy their
+ * own outgoing requests use (httpoxy, CVE-2016-5385); ingress-nginx clears it too.
+ */
+const DROPPED_FROM_CLIENTS = new Set(['proxy']);
+
 /** Set by Pier on every upstream request; a client's own values are not trusted, as in ingress-nginx. */
 const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-request-id']);
 
@@ -38,6 +44,48 @@ export interface ForwardedFor {
   readonly port: number;
 }
 
+/** How the client's headers are rewritten, beyond what every request gets. */
+export interface HeaderPolicy {
+  /** From an absolute-form request target: this authority replaces any Host the client sent (RFC 9112 §3.2.2). */
+  readonly hostFromTarget: string | null;
+  /** ConfigMap enable-underscores-in-headers: names with `_` are forwarded too (nginx's underscores_in_headers). */
+  readonly underscoresInHeaders: boolean;
+}
+
+export const DEFAULT_HEADER_POLICY: HeaderPolicy = { hostFromTarget: null, underscoresInHeaders: false };
+
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_A = 0x41;
+const CHAR_Z = 0x5a;
+const CHAR_LOWER_A = 0x61;
+const CHAR_LOWER_Z = 0x7a;
+const HYPHEN = 0x2d;
+const UNDERSCORE = 0x5f;
+
+/**
+ * nginx's ignore_invalid_headers: only names of letters, digits and `-` (and `_` when allowed) are
+ * forwarded. CGI-style stacks fold `_`, `.` and `-` together, so `X_Real_IP` or `X.Forwarded.For`
+ * would otherwise shadow the X-Real-IP and X-Forwarded-* that Pier sets.
+ */
+export function isForwardableHeaderName(name: string, underscores: boolean): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= CHAR_LOWER_A && c <= CHAR_LOWER_Z) || (c >= CHAR_A && c <= CHAR_Z) || (c >= CHAR_0 && c <= CHAR_9) || c === HYPHEN) continue;
+    if (c === UNDERSCORE && underscores) continue;
+    return false;
+  }
+  return name.length > 0;
+}
+
+/** What an upstream request is made from, besides the client request's method, headers and body. */
+export interface OutgoingRequest {
+  /** The path and query in origin form. */
+  readonly url: string;
+  readonly forwarded: ForwardedFor;
+  readonly headerPolicy: HeaderPolicy;
+}
+
 export interface UpstreamHeaders {
   readonly headers: string[];
   readonly requestId: string;
@@ -48,12 +96,13 @@ export interface UpstreamHeaders {
  * ones and Expect (node:http answers 100-continue itself), plus X-Forwarded-*, X-Real-IP and
  * X-Request-ID. Host and User-Agent pass unchanged. A client's X-Request-ID is kept. From an
  * HTTP/2 client, pseudo-headers are dropped, `:authority` becomes Host when there is none, and
- * the Cookie fields HTTP/2 splits are joined again (RFC 9113 §8.2.3).
+ * the Cookie fields HTTP/2 splits are joined again (RFC 9113 §8.2.3). Names nginx would call
+ * invalid, and `Proxy`, are dropped.
  */
-export function upstreamRequestHeaders(raw: readonly string[], forwarded: ForwardedFor, newRequestId: () => string): UpstreamHeaders {
+export function upstreamRequestHeaders(raw: readonly string[], forwarded: ForwardedFor, newRequestId: () => string, policy: HeaderPolicy = DEFAULT_HEADER_POLICY): UpstreamHeaders {
   const listed = connectionTokens(raw);
   const headers: string[] = [];
-  let host = '';
+  let host = policy.hostFromTarget ?? '';
   let authority = '';
   let requestId = '';
   let cookieIndex = -1;
@@ -64,8 +113,12 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
       if (name === ':authority') authority = value;
       continue;
     }
+    if (!isForwardableHeaderName(name, policy.underscoresInHeaders)) continue;
     const lower = name.toLowerCase();
-    if (lower === 'host') host = value;
+    if (lower === 'host') {
+      if (policy.hostFromTarget !== null) continue;
+      host = value;
+    }
     if (lower === 'x-request-id') {
       requestId ||= value;
       continue;
@@ -75,7 +128,7 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
       if (/(^|,)\s*trailers\s*(;|,|$)/i.test(value)) headers.push('te', 'trailers');
       continue;
     }
-    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || lower === 'expect' || listed?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || DROPPED_FROM_CLIENTS.has(lower) || lower === 'expect' || listed?.has(lower)) continue;
     if (lower === 'cookie') {
       if (cookieIndex !== -1) {
         headers[cookieIndex] += `; ${value}`;
@@ -85,7 +138,9 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
     }
     headers.push(name, value);
   }
-  if (!host && authority) {
+  if (policy.hostFromTarget !== null) {
+    headers.unshift('host', host);
+  } else if (!host && authority) {
     host = authority;
     headers.unshift('host', authority);
   }

@@ -2,6 +2,8 @@
 // hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
 // hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
 // cost depends on the request, never on how many Ingresses exist.
+import { compilePathRegex, type PathRegex } from './path-regex.ts';
+import type { HeaderPolicy } from './headers.ts';
 import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 import { DEFAULT_HTTPS_SETTINGS } from '../operator/routes/https-settings.ts';
 import { prefixKey } from '../operator/routes/validation.ts';
@@ -74,7 +76,7 @@ interface TrieNode {
 }
 
 interface RegexRoute {
-  readonly pattern: RegExp;
+  readonly pattern: PathRegex;
   readonly length: number;
   readonly target: Target;
 }
@@ -94,8 +96,9 @@ class CompiledHost {
       } else if (route.match === 'prefix') {
         this.#insertPrefix(prefixKey(route.path), target);
       } else {
-        // ingress-nginx regex locations are case-insensitive and anchored at the start.
-        this.#regexes.push({ pattern: new RegExp('^' + route.path, 'i'), length: route.path.length, target });
+        const compiled = compilePathRegex(route.path);
+        if (!compiled.ok) throw new Error(`regex path "${route.path}": ${compiled.error}`);
+        this.#regexes.push({ pattern: compiled.regex, length: route.path.length, target });
       }
     }
     this.#regexes.sort((a, b) => b.length - a.length);
@@ -148,6 +151,8 @@ export class RouteTable {
   readonly https: HttpsSettings;
   /** `strict-transport-security` and its value, ready to append to a response's headers, or empty. */
   readonly hstsHeader: readonly string[];
+  /** How client headers are rewritten for requests that don't change the Host (see headers.ts). */
+  readonly headerPolicy: HeaderPolicy;
   readonly #exactHosts = new Map<string, CompiledHost>();
   /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
   readonly #wildcardHosts = new Map<string, CompiledHost>();
@@ -159,6 +164,7 @@ export class RouteTable {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
+    this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
     const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     this.#upstreams = upstreams;
     const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });

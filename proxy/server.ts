@@ -13,8 +13,9 @@ import { Agent, H2CClient, type Dispatcher } from 'undici';
 import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
 import { RouteTable } from './route-table.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
-import { clientAddressOf } from './headers.ts';
-import { STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
+import { clientAddressOf, type OutgoingRequest } from './headers.ts';
+import { readRequestTarget, type RequestTarget } from './request-target.ts';
+import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { PierMetrics, RouteLabels } from './metrics.ts';
@@ -240,9 +241,14 @@ export class ProxyServer {
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
-  #forwardedFor(req: ClientRequest, secure: boolean) {
+  /** The upstream request's path, forwarding headers and header rules, for a request whose target was read. */
+  #outgoing(req: ClientRequest, secure: boolean, requested: RequestTarget, table: RouteTable): OutgoingRequest {
     const port = req.socket.localPort ?? (secure ? this.#options.httpsPort : this.#options.httpPort) ?? 0;
-    return { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: secure ? 'https' : 'http', port };
+    return {
+      url: requested.url,
+      forwarded: { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: secure ? 'https' : 'http', port },
+      headerPolicy: requested.fromAbsoluteForm ? { ...table.headerPolicy, hostFromTarget: requested.host ?? '' } : table.headerPolicy,
+    };
   }
 
   /** Whether a plain-HTTP request for this target goes to https instead. */
@@ -257,9 +263,16 @@ export class ProxyServer {
 
   #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
     const table = this.#compiled.routes;
-    const host = hostForMatching(hostHeaderOf(req));
-    const path = pathForMatching(req.url ?? '/');
     const added = secure ? table.hstsHeader : NO_HEADERS;
+    const reading = readRequestTarget(req.url, req.rawHeaders);
+    if (!reading.ok) {
+      respondWithStatus(res, STATUS_BAD_REQUEST, added);
+      this.#metrics.routes.count(UNMATCHED_LABELS, STATUS_BAD_REQUEST);
+      return;
+    }
+    const requested = reading.target;
+    const host = hostForMatching(requested.host);
+    const path = pathForMatching(requested.url);
     // Load-balancer health checks reach the default server, as in ingress-nginx.
     if (path === HEALTH_PATH && !table.hasNamedHost(host)) {
       writeResponseHead(res, 200, 'OK', ['content-type', 'text/plain', 'content-length', '2', 'server', 'pier', ...added]);
@@ -274,17 +287,23 @@ export class ProxyServer {
     }
     if (this.#redirects(table, target.httpsRedirect, secure, path)) {
       const status = table.https.redirectCode;
-      respondWithStatus(res, status, ['location', this.#httpsLocation(host, req.url ?? '/')]);
+      respondWithStatus(res, status, ['location', this.#httpsLocation(host, requested.url)]);
       this.#metrics.routes.count(target.labels, status);
       return;
     }
-    forwardRequest(req, res, target, this.#forwardedFor(req, secure), this.#deps, added);
+    forwardRequest(req, res, target, this.#outgoing(req, secure, requested, table), this.#deps, added);
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     const table = this.#compiled.routes;
-    const host = hostForMatching(req.headers.host);
-    const path = pathForMatching(req.url ?? '/');
+    const reading = readRequestTarget(req.url, req.rawHeaders);
+    if (!reading.ok) {
+      writeRawResponse(socket, STATUS_BAD_REQUEST);
+      return;
+    }
+    const requested = reading.target;
+    const host = hostForMatching(requested.host);
+    const path = pathForMatching(requested.url);
     const target = table.match(host, path);
     if (!target) {
       writeRawResponse(socket, STATUS_NOT_FOUND);
@@ -292,16 +311,11 @@ export class ProxyServer {
     }
     if (this.#redirects(table, target.httpsRedirect, secure, path)) {
       const status = table.https.redirectCode;
-      writeRawResponse(socket, status, ['location', this.#httpsLocation(host, req.url ?? '/')], `${STATUS_TEXT[status] ?? status}\n`);
+      writeRawResponse(socket, status, ['location', this.#httpsLocation(host, requested.url)], `${STATUS_TEXT[status] ?? status}\n`);
       return;
     }
-    tunnelUpgrade(req, socket, head, target, this.#forwardedFor(req, secure), this.#deps);
+    tunnelUpgrade(req, socket, head, target, this.#outgoing(req, secure, requested, table), this.#deps);
   }
-}
-
-/** The Host header, or HTTP/2's :authority (node's compat API doesn't copy one into the other). */
-function hostHeaderOf(req: ClientRequest): string | undefined {
-  return req.headers.host ?? (req.headers[':authority'] as string | undefined);
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
-import { SERVER_NAME, clientResponseHeaders, switchingProtocolsHead, upstreamRequestHeaders, type ForwardedFor } from './headers.ts';
+import { SERVER_NAME, clientResponseHeaders, switchingProtocolsHead, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
 import { STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, type ForwardDeps } from './forward.ts';
 
@@ -22,14 +22,14 @@ export function writeRawResponse(socket: Duplex, status: number, headers: readon
   socket.end(head + body);
 }
 
-export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, forwarded: ForwardedFor, deps: ForwardDeps): void {
+export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps): void {
   const origins = target.upstream.origins;
   if (origins.length === 0) {
     writeRawResponse(clientSocket, STATUS_UNAVAILABLE);
     return;
   }
   const origin = target.upstream.pick(origins);
-  const { headers } = upstreamRequestHeaders(req.rawHeaders, forwarded, newRequestId);
+  const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;
   let abortUpstream: ((error?: Error) => void) | null = null;
@@ -93,7 +93,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
     {
       origin,
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
+      path: outgoing.url,
       headers,
       upgrade: req.headers.upgrade ?? 'websocket',
       headersTimeout: deps.timeouts.readMs,

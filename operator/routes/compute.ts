@@ -232,6 +232,7 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
       upstreams: [...upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       tls: tls.spec,
       https: settings.https,
+      ...(settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
     },
     statuses: served.map((ingress) => ({
       ingress: { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name },

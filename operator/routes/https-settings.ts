@@ -1,4 +1,4 @@
-// The controller ConfigMap keys that shape HTTPS, with ingress-nginx's names and defaults. A bad
+// The controller ConfigMap keys that shape HTTPS (and which client headers pass), with ingress-nginx's names and defaults. A bad
 // value is a warning and its default is used, so a typo never takes HTTPS down.
 import { z } from 'zod';
 import type { ConfigMap } from '../model.ts';
@@ -19,6 +19,7 @@ const KEYS = {
   'force-ssl-redirect': flag.default(false),
   'http-redirect-code': z.enum(['301', '302', '307', '308']).transform(Number).default(DEFAULT_REDIRECT_CODE),
   'no-tls-redirect-locations': z.string().default(DEFAULT_NO_REDIRECT_LOCATIONS),
+  'enable-underscores-in-headers': flag.default(false),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -29,6 +30,8 @@ export interface ControllerSettings {
   readonly sslRedirect: boolean;
   /** ConfigMap force-ssl-redirect: whether every host redirects unless an Ingress says otherwise. */
   readonly forceSslRedirect: boolean;
+  /** ConfigMap enable-underscores-in-headers: client header names with `_` are forwarded. */
+  readonly underscoresInHeaders: boolean;
 }
 
 /** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
@@ -56,6 +59,7 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       },
       sslRedirect: v['ssl-redirect'],
       forceSslRedirect: v['force-ssl-redirect'],
+      underscoresInHeaders: v['enable-underscores-in-headers'],
     },
     problems,
   };

@@ -70,6 +70,8 @@ export interface RouteTableSpec {
   readonly tls?: TlsSpec;
   /** How HTTPS behaves (HSTS, redirects), from the controller ConfigMap. Absent: the defaults. */
   readonly https?: HttpsSettings;
+  /** ConfigMap enable-underscores-in-headers: client header names with `_` are forwarded. Absent: false. */
+  readonly underscoresInHeaders?: boolean;
 }
 
 /**

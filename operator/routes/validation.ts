@@ -1,5 +1,6 @@
 // Checks on the parts of an Ingress that the API server would also reject, so that manifest
 // files and the cluster are held to the same rules.
+import { compilePathRegex } from '../../proxy/path-regex.ts';
 import type { MatchKind } from './types.ts';
 
 const MAX_HOST_LENGTH = 253;
@@ -33,11 +34,8 @@ export function checkPath(path: string | undefined, pathType: string, useRegex: 
   if (pathType === 'ImplementationSpecific') {
     const value = path === undefined || path === '' ? '/' : path;
     if (useRegex) {
-      try {
-        new RegExp(value);
-      } catch (error) {
-        return { ok: false, error: `path "${value}" is not a valid regular expression: ${(error as Error).message}` };
-      }
+      const compiled = compilePathRegex(value);
+      if (!compiled.ok) return { ok: false, error: `path "${value}": ${compiled.error}` };
       return { ok: true, value: { path: value, match: 'regex' } };
     }
     if (!value.startsWith('/')) return { ok: false, error: `path "${value}" must begin with "/"` };

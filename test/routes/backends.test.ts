@@ -122,6 +122,31 @@ describe('Backends: what answers 503 and what warns', () => {
     assert.deepEqual(warningsOf(result), ['Ingress default/i InvalidPath']);
   });
 
+  // What RE2 can't match in linear time. The paths are the shapes found in ingress-nginx users'
+  // Ingresses (lookahead to exclude a prefix, a backreference to repeat a segment).
+  for (const [pattern, feature] of [
+    ['/(?!admin)(.*)', 'a negative lookahead'],
+    ['/api(?=/v2)(.*)', 'a lookahead'],
+    ['/(?<!x)y', 'a lookbehind'],
+    ['/(\\w+)/\\1', 'a backreference'],
+  ] as const) {
+    it(`A use-regex path with ${feature} (${pattern}) is refused with an InvalidPath warning naming the Ingress and path, and the other paths still route`, () => {
+      const result = compute([
+        ...backend('web'),
+        ingress('i', {
+          className: 'pier',
+          annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' },
+          rules: [{ host: 'foo.com', paths: [{ path: pattern, pathType: 'ImplementationSpecific', service: 'web' }, { path: '/ok/[0-9]+', pathType: 'ImplementationSpecific', service: 'web' }] }],
+        }),
+      ]);
+      assert.deepEqual(warningsOf(result), ['Ingress default/i InvalidPath']);
+      assert.ok(result.warnings[0]?.message.includes(`path "${pattern}"`), result.warnings[0]?.message);
+      assert.match(result.warnings[0]?.message ?? '', /no backreferences or lookaround/);
+      assert.deepEqual(result.table.virtualHosts.map((virtualHost) => virtualHost.routes.map((route) => route.path)), [['/ok/[0-9]+']]);
+      assert.equal(routeRequest(result, 'foo.com', '/ok/42'), 'web');
+    });
+  }
+
   it('An ExternalName Service is proxied to its DNS name on the Service port', () => {
     const result = compute([simpleIngress('i', 'foo.com', '/', 'ext', { port: 443 }), externalNameService('ext', 'api.example.net', [{ name: 'https', port: 443 }])]);
     assert.deepEqual(endpointsFor(result), ['api.example.net:443']);

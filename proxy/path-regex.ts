@@ -1,0 +1,20 @@
+// Regular-expression paths (ImplementationSpecific with use-regex), matched by RE2's linear-time
+// algorithm (re2js, a pure-JavaScript port of RE2): a tenant's pattern such as `/(a+)+b` can't
+// hold the event loop by backtracking, whatever the request path. The semantics are
+// ingress-nginx's `location ~* "^<path>"`: case-insensitive, with `^` put in front of the path
+// as written. RE2 has no backreferences or lookaround; such a pattern is refused with the reason.
+import { RE2JS } from 're2js';
+
+export interface PathRegex {
+  test(path: string): boolean;
+}
+
+export type CompiledPathRegex = { readonly ok: true; readonly regex: PathRegex } | { readonly ok: false; readonly error: string };
+
+export function compilePathRegex(source: string): CompiledPathRegex {
+  try {
+    return { ok: true, regex: RE2JS.compile(`^${source}`, RE2JS.CASE_INSENSITIVE) };
+  } catch (error) {
+    return { ok: false, error: `it is not a regular expression Pier can match in linear time (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}` };
+  }
+}
