@@ -1,6 +1,9 @@
 // Data-plane benchmark: Pier against nginx (and the backend direct, and @fastify/reply-from),
 // side by side in one run, in alternating rounds, as ratios. Writes its table into BENCHMARKS.md.
 // Usage: node --import tsx bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
+//          [--baseline <git ref> [--baseline-node <node binary>]]
+// --baseline adds Pier as of that commit (checked out into a temporary git worktree) as one more
+// target in the same alternating rounds, so a change is measured before and after in one run.
 // Installs nginx and wrk from Debian on first use (root). Everything runs on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     workers: { type: 'string', default: '1' },
     'no-write': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    'baseline-node': { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -27,6 +32,9 @@ const WORKER_COUNTS = (values.workers ?? '1').split(',').map(Number);
 const HOST = 'bench.local';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
+const BASELINE_REF = values.baseline;
+const BASELINE_NAME = BASELINE_REF ? `pier@${BASELINE_REF}` : '';
+const BASELINE_NODE = values['baseline-node'] ?? process.execPath;
 const SCENARIOS = [
   { body: 'small', path: '/small', label: '100 B', connections: 50 },
   { body: 'large', path: '/large', label: '16 KiB', connections: 50 },
@@ -145,12 +153,14 @@ const children: ChildProcess[] = [];
 const nginxes: RunningNginx[] = [];
 const tmp = await mkdtemp(join(tmpdir(), 'pier-bench-'));
 const sections: string[] = [];
+let baselineRoot: string | null = null;
 try {
   const backendPort = await freePort();
   const backend = spawn(process.execPath, [join(ROOT, 'bench/peers/backend.mjs'), String(backendPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(backend);
   await waitForLine(backend, 'ready');
   await writeManifests(tmp, backendPort);
+  baselineRoot = BASELINE_REF ? await checkOutBaseline(BASELINE_REF, join(tmp, 'baseline')) : null;
 
   const replyFromPort = await freePort();
   const replyFrom = spawn(process.execPath, [join(ROOT, 'bench/peers/reply-from.mjs'), String(replyFromPort), `http://127.0.0.1:${backendPort}`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -162,17 +172,25 @@ try {
     const nginx = await startNginx(nginxHttpBlock(nginxPort, backendPort), workers, nginxPort);
     nginxes.push(nginx);
     const pierPort = await freePort();
-    const pierArgs = ['serve', '--manifests', tmp, '--bind-address=127.0.0.1', `--http-port=${pierPort}`, `--https-port=${await freePort()}`, `--healthz-port=${await freePort()}`, `--default-server-port=${await freePort()}`, '--log-level=warn'];
-    pierArgs.push(`--workers=${workers}`);
+    const pierArgs = await pierArgsOn(pierPort, workers);
     const pier = spawn(process.execPath, [join(ROOT, 'bin/pier.mjs'), ...pierArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(pier);
     await waitForPort(pierPort);
+    const baselinePort = await freePort();
+    const baseline = baselineRoot
+      ? spawn(BASELINE_NODE, [join(baselineRoot, 'bin/pier.mjs'), ...(await pierArgsOn(baselinePort, workers))], { stdio: ['ignore', 'ignore', 'inherit'] })
+      : null;
+    if (baseline) {
+      children.push(baseline);
+      await waitForPort(baselinePort);
+    }
 
     const targets: Target[] = [
       { name: 'direct', port: backendPort, pid: null },
       { name: 'nginx', port: nginxPort, pid: nginx.process.pid ?? null },
       { name: 'pier', port: pierPort, pid: pier.pid ?? null },
       { name: 'reply-from', port: replyFromPort, pid: replyFrom.pid ?? null },
+      ...(baseline ? [{ name: BASELINE_NAME, port: baselinePort, pid: baseline.pid ?? null }] : []),
     ];
     const rows: string[] = [];
     for (const scenario of SCENARIOS) {
@@ -206,7 +224,7 @@ try {
       }
       const nginxStats = summary.get('nginx');
       rows.push(
-        `| ${scenario.label}, -c${scenario.connections} | **Pier ratios** | Pier/nginx **${ratio('nginx')}**, Pier/direct ${ratio('direct')}, Pier/reply-from ${ratio('reply-from')} | | | p99 Pier/nginx ${pier && nginxStats ? (pier.p99 / nginxStats.p99).toFixed(2) : ''} | | |`,
+        `| ${scenario.label}, -c${scenario.connections} | **Pier ratios** | Pier/nginx **${ratio('nginx')}**, Pier/direct ${ratio('direct')}, Pier/reply-from ${ratio('reply-from')}${baseline ? `, Pier/${BASELINE_NAME} **${ratio(BASELINE_NAME)}**` : ''} | | | p99 Pier/nginx ${pier && nginxStats ? (pier.p99 / nginxStats.p99).toFixed(2) : ''} | | |`,
       );
       console.error(`done: ${scenario.label} -c${scenario.connections} with ${workers} worker(s)`);
     }
@@ -220,12 +238,33 @@ try {
       ].join('\n'),
     );
     await stopChild(pier);
+    if (baseline) await stopChild(baseline);
     await nginx.stop();
   }
 } finally {
   for (const child of children) await stopChild(child);
   for (const nginx of nginxes) await nginx.stop().catch(() => undefined);
+  if (baselineRoot) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', baselineRoot]);
   await rm(tmp, { recursive: true, force: true });
+}
+
+async function pierArgsOn(port: number, workers: number): Promise<string[]> {
+  return ['serve', '--manifests', tmp, '--bind-address=127.0.0.1', `--http-port=${port}`, `--https-port=${await freePort()}`, `--healthz-port=${await freePort()}`, `--default-server-port=${await freePort()}`, '--log-level=warn', `--workers=${workers}`];
+}
+
+/** Pier at `ref`, in a git worktree at `dir`, with its own dependencies (ours when the lockfiles match). */
+async function checkOutBaseline(ref: string, dir: string): Promise<string> {
+  const added = spawnSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', dir, ref], { encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`git worktree add ${ref} failed: ${added.stderr}`);
+  const ourLock = await readFile(join(ROOT, 'package-lock.json'), 'utf8');
+  const theirLock = await readFile(join(dir, 'package-lock.json'), 'utf8');
+  if (ourLock === theirLock) {
+    spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+  } else {
+    const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+    if (installed.status !== 0) throw new Error(`npm ci for the baseline ${ref} failed`);
+  }
+  return dir;
 }
 
 function runWrkWarmup(port: number, path: string, connections: number): void {
@@ -235,7 +274,7 @@ function runWrkWarmup(port: number, path: string, connections: number): void {
 const nginxVersion = spawnSync('sh', ['-c', 'nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1'], { encoding: 'utf8' }).stdout.trim();
 const report = [
   '<!-- data-plane:start -->',
-  `Run on ${started.toISOString()} with \`node --import tsx bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}\``,
+  `Run on ${started.toISOString()} with \`node --import tsx bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}\``,
   `(${cpus().length} cores, Node ${process.version}, ${nginxVersion}; wrk -t1, keep-alive, ${DURATION_S} s per round, ${ROUNDS} alternating rounds per target after a 2 s warm-up;`,
   'backend: one Node http process; CPU and RSS are the proxy\'s whole process tree, from /proc).',
   '',

@@ -336,6 +336,34 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
+  it('matches a use-regex path in linear time, keeps other hosts answering during hostile requests, and records a lookahead path as a Warning Event', async () => {
+    await withSetup('ctl-regex', async (setup) => {
+      const { namespace, classes } = setup;
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      const plainHost = `plain.${namespace}.test`;
+      const regexHost = `regex.${namespace}.test`;
+      await create(setup, ingressObject(namespace, 'plain', classes.ingressClass, plainHost, 'web') as KubernetesObject);
+      const regex = ingressObject(namespace, 'regex', classes.ingressClass, regexHost, 'web');
+      regex.metadata!.annotations = { 'nginx.ingress.kubernetes.io/use-regex': 'true' };
+      regex.spec!.rules![0]!.http!.paths = ['/(a+)+b', '/(?!admin)private'].map((path) => ({ path, pathType: 'ImplementationSpecific', backend: { service: { name: 'web', port: { number: 80 } } } }));
+      await create(setup, regex as KubernetesObject);
+
+      await waitForAnswer(pier, regexHost, `/${'a'.repeat(10)}b`, 200, 'alpha GET');
+      const answers = await Promise.all([pier.get(regexHost, `/${'a'.repeat(40)}`), pier.get(regexHost, `/${'a'.repeat(40)}`), pier.get(plainHost, '/')]);
+      assert.deepEqual(answers.map((answer) => answer.status), [404, 404, 200]);
+
+      const core = cluster.admin.makeApiClient(CoreV1Api);
+      const [event] = await eventually('an InvalidPath Event on Ingress regex', async () => {
+        const events = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Ingress,involvedObject.name=regex' })).items;
+        const found = events.filter((candidate) => candidate.reason === 'InvalidPath');
+        return found.length > 0 ? found : undefined;
+      });
+      assert.equal(event?.type, 'Warning');
+      assert.match(event?.message ?? '', /path "\/\(\?!admin\)private".*no backreferences or lookaround/);
+    });
+  });
+
   it("clears the status of an Ingress that moves to another controller's class, and never writes one on an Ingress of another class", async () => {
     await withSetup('ctl-class', async (setup) => {
       const { namespace, classes } = setup;
