@@ -4,13 +4,13 @@
 // httpoxy's Proxy header, and regex paths that would backtrack. Each case here got through before.
 import assert from 'node:assert/strict';
 import { connect as connectHttp2 } from 'node:http2';
-import { connect as connectTcp } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../operator/model.ts';
 import { configMap, makeCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
 import { simpleIngress } from '../helpers/objects.ts';
 import { LOCALHOST, Resources, startUpstream } from '../helpers/upstreams.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
+import { bodyOf, rawRequest, statusOf } from '../helpers/raw-http.ts';
 
 interface Seen {
   readonly backend: string;
@@ -23,19 +23,7 @@ const certificate = makeCertificate(['pub.test', 'priv.test']);
 const NO_SSL_REDIRECT = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
 const ALIASES = ['X_Real_IP', 'X.Forwarded.For', 'X_Forwarded_Proto', 'X-Real_IP', 'X_Forwarded_For', 'X-Forwarded_Host'];
 
-/** One HTTP/1.1 request written byte for byte on a new connection; the whole answer as text. */
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp(port, LOCALHOST, () => socket.write(text));
-    let answer = '';
-    socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
-    socket.on('error', reject).on('close', () => resolve(answer));
-    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer in 5 s')));
-  });
-}
-
-const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
-const seenIn = (answer: string): Seen => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Seen;
+const seenIn = (answer: string): Seen => JSON.parse(bodyOf(answer)) as Seen;
 
 /** One HTTP/2 request over TLS with exactly these headers; status and the backend's report. */
 function http2Get(port: number, headers: Record<string, string>): Promise<{ status: number; seen: Seen | null }> {

@@ -4,13 +4,13 @@
 // test/proxy/hostile-http.test.ts covers each case in depth (HTTP/2 and upgrades included).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { INGRESS_CLASS_YAML, backendManifest } from '../helpers/manifests.ts';
-import { LOCALHOST, Resources, startUpstream } from '../helpers/upstreams.ts';
+import { Resources, startUpstream } from '../helpers/upstreams.ts';
 import { startPier, type PierProcess } from './pier-process.ts';
+import { bodyOf, rawRequest, statusOf } from '../helpers/raw-http.ts';
 
 const REGEX_INGRESS = `apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -25,19 +25,6 @@ spec:
           - {path: "/(x|x)*y", pathType: ImplementationSpecific, backend: {service: {name: pub, port: {number: 80}}}}
 `;
 
-/** One HTTP/1.1 request written byte for byte on a new connection; the whole answer as text. */
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, LOCALHOST, () => socket.write(text));
-    let answer = '';
-    socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
-    socket.on('error', reject).on('close', () => resolve(answer));
-    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer in 5 s')));
-  });
-}
-
-const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
-const bodyOf = (answer: string): string => answer.slice(answer.indexOf('\r\n\r\n') + 4);
 
 describe('pier serve --workers=2 against hostile HTTP', { timeout: 60_000 }, () => {
   const resources = new Resources();
