@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, type KubeConfig, type KubernetesObject, type V1Ingress } from '@kubernetes/client-node';
+import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Ingress } from '@kubernetes/client-node';
 import { ensureControlPlane, freshNamespace, type ControlPlane } from '../helpers/cluster.ts';
 import { createTestNetwork, testHostsUnavailable, type TestBackend, type TestNetwork } from '../helpers/test-hosts.ts';
 import { endpointSlice, service, type SliceEndpoint } from '../helpers/objects.ts';
@@ -81,6 +81,21 @@ async function waitForStatus(admin: KubeConfig, namespace: string, name: string,
     },
     timeoutMs,
   );
+}
+
+/** The Events with `reason` recorded on Ingress namespace/name. */
+async function ingressEvents(admin: KubeConfig, namespace: string, name: string, reason: string): Promise<CoreV1Event[]> {
+  const events = await admin.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Ingress,involvedObject.name=${name}` });
+  return events.items.filter((event) => event.reason === reason);
+}
+
+/** Waits for a first Event with `reason` on Ingress namespace/name, and returns it. */
+async function waitForIngressEvent(admin: KubeConfig, namespace: string, name: string, reason: string): Promise<CoreV1Event | undefined> {
+  const found = await eventually(`a ${reason} Event on Ingress ${name}`, async () => {
+    const events = await ingressEvents(admin, namespace, name, reason);
+    return events.length > 0 ? events : undefined;
+  });
+  return found[0];
 }
 
 /** Waits until GET host/path through `pier` answers `status` with a body starting with `bodyStart`. */
@@ -277,10 +292,8 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
       await create(setup, ingressObject(namespace, 'broken', classes.ingressClass, `broken.${namespace}.test`, 'absent') as KubernetesObject);
-      const core = cluster.admin.makeApiClient(CoreV1Api);
-      const warnings = async () =>
-        (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Ingress,involvedObject.name=broken' })).items.filter((event) => event.reason === 'ServiceNotFound');
-      const [event] = await eventually('a ServiceNotFound Event on Ingress broken', async () => ((await warnings()).length > 0 ? warnings() : undefined));
+      const warnings = () => ingressEvents(cluster.admin, namespace, 'broken', 'ServiceNotFound');
+      const event = await waitForIngressEvent(cluster.admin, namespace, 'broken', 'ServiceNotFound');
       assert.equal(event?.type, 'Warning');
       assert.match(event?.message ?? '', new RegExp(`Service ${namespace}/absent not found`));
       assert.equal(event?.source?.component, 'pier');
@@ -325,12 +338,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       }
       await eventually('the RSA certificate on its host', async () => (await handshake(pier.ports.https, host)).fingerprint === rsa.fingerprint);
       assert.equal((await handshake(pier.ports.https, weakHost)).subject, FAKE_CERTIFICATE_COMMON_NAME);
-      const core = cluster.admin.makeApiClient(CoreV1Api);
-      const [event] = await eventually('a TlsSecretInvalid Event on Ingress weak', async () => {
-        const events = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Ingress,involvedObject.name=weak' })).items;
-        const found = events.filter((candidate) => candidate.reason === 'TlsSecretInvalid');
-        return found.length > 0 ? found : undefined;
-      });
+      const event = await waitForIngressEvent(cluster.admin, namespace, 'weak', 'TlsSecretInvalid');
       assert.equal(event?.type, 'Warning');
       assert.match(event?.message ?? '', /OpenSSL refused the certificate and key .*ee key too small/);
     });
@@ -353,12 +361,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       const answers = await Promise.all([pier.get(regexHost, `/${'a'.repeat(40)}`), pier.get(regexHost, `/${'a'.repeat(40)}`), pier.get(plainHost, '/')]);
       assert.deepEqual(answers.map((answer) => answer.status), [404, 404, 200]);
 
-      const core = cluster.admin.makeApiClient(CoreV1Api);
-      const [event] = await eventually('an InvalidPath Event on Ingress regex', async () => {
-        const events = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Ingress,involvedObject.name=regex' })).items;
-        const found = events.filter((candidate) => candidate.reason === 'InvalidPath');
-        return found.length > 0 ? found : undefined;
-      });
+      const event = await waitForIngressEvent(cluster.admin, namespace, 'regex', 'InvalidPath');
       assert.equal(event?.type, 'Warning');
       assert.match(event?.message ?? '', /path "\/\(\?!admin\)private".*no backreferences or lookaround/);
     });
