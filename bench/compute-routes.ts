@@ -1,6 +1,6 @@
 // Control-plane benchmark: how long computeRoutes takes, and how much memory its result holds,
 // for N Ingresses of one host and three paths each (each path its own Service with 3 endpoints).
-// Usage: node --expose-gc --import tsx bench/compute-routes.ts [N ...]   (default 1000 10000)
+// Usage: node --expose-gc bench/compute-routes.ts [N ...]   (default 1000 10000)
 import { computeRoutes } from '../operator/routes/compute.ts';
 import { Store } from '../operator/store.ts';
 import { parseObject, type Kind, type KubeObject } from '../operator/model.ts';

@@ -1,6 +1,6 @@
 // Data-plane benchmark: Pier against nginx (and the backend direct, and @fastify/reply-from),
 // side by side in one run, in alternating rounds, as ratios. Writes its table into BENCHMARKS.md.
-// Usage: node --import tsx bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
+// Usage: node bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
 //          [--baseline <git ref> [--baseline-node <node binary>]]
 // --baseline adds Pier as of that commit (checked out into a temporary git worktree) as one more
 // target in the same alternating rounds, so a change is measured before and after in one run.
@@ -274,7 +274,7 @@ function runWrkWarmup(port: number, path: string, connections: number): void {
 const nginxVersion = spawnSync('sh', ['-c', 'nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1'], { encoding: 'utf8' }).stdout.trim();
 const report = [
   '<!-- data-plane:start -->',
-  `Run on ${started.toISOString()} with \`node --import tsx bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}\``,
+  `Run on ${started.toISOString()} with \`node bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}\``,
   `(${cpus().length} cores, Node ${process.version}, ${nginxVersion}; wrk -t1, keep-alive, ${DURATION_S} s per round, ${ROUNDS} alternating rounds per target after a 2 s warm-up;`,
   'backend: one Node http process; CPU and RSS are the proxy\'s whole process tree, from /proc).',
   '',

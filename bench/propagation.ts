@@ -6,7 +6,7 @@
 //   --mode manifests  the change is a file write (pier serve --manifests)
 // With --change endpoints (cluster mode), the change is instead the Service's EndpointSlice moving
 // from one backend to the other, timed until a request reaches the new one.
-// Usage: node --import tsx bench/propagation.ts [--mode cluster|manifests] [--change path|endpoints] [--ingresses 1000] [--changes 50]
+// Usage: node bench/propagation.ts [--mode cluster|manifests] [--change path|endpoints] [--ingresses 1000] [--changes 50]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

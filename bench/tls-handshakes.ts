@@ -3,7 +3,7 @@
 // fresh connection for each, and no session is ever reused. The load comes from separate
 // processes (CLIENTS parallel s_time runs), so the client's CPU isn't charged to the server.
 // Both servers have one process; Pier runs `pier serve --manifests` as a user would.
-// Usage: node --import tsx bench/tls-handshakes.ts [--rounds 3] [--duration 5] [--clients 2] [--key ec|rsa]
+// Usage: node bench/tls-handshakes.ts [--rounds 3] [--duration 5] [--clients 2] [--key ec|rsa]
 // Installs nginx from Debian on first use (root). Everything is on 127.0.0.1 and stops by itself.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

@@ -2,7 +2,6 @@
 // `npm run demo`: the demo backend plus `pier serve --manifests examples/` on unprivileged ports.
 import { fileURLToPath } from 'node:url';
 import { startDemoBackend } from '../examples/demo-backend.mjs';
-import { register } from 'tsx/esm/api';
 
 const HTTP_PORT = 8000;
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -14,7 +13,6 @@ try {
   console.error(`demo: cannot start the demo backend on 127.0.0.1:8080 (${error.message}); is something else using the port?`);
   process.exit(1);
 }
-register();
 const { main } = await import('../operator/cli.ts');
 console.log(`Pier is serving examples/ on port ${HTTP_PORT}. Try:\n\n  curl -H 'Host: ngx.myingress.com' http://127.0.0.1:${HTTP_PORT}/\n\nEdit the files in examples/ and Pier applies them live. Ctrl-C stops.\n`);
 const code = await main([

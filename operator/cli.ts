@@ -1,6 +1,6 @@
 // The `pier` command: parse flags once, then hand over to the command.
 import { EXIT_BAD_FLAGS, FlagError, helpText, parseConfig, type Config } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../proxy/log.ts';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let config: Config;

@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { CoordinationV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import { coalesce } from './coalesce.ts';
 import { Store, type Snapshot } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';

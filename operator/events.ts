@@ -4,7 +4,7 @@ import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Ingress } from './model.ts';
 import type { RouteWarning } from './routes/types.ts';
 import type { Snapshot } from './store.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import { apiMessageOf, isForbidden, missingPermissionMessage } from './kube/api-errors.ts';
 
 /** A burst of broken Ingresses records this many Events at most per sync; the log has the rest. */

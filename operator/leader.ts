@@ -2,7 +2,7 @@
 // every retry period; another replica takes the Lease once it has seen no renewal for a whole
 // lease duration (timed by its own clock, so clock skew between nodes doesn't matter).
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import { apiMessageOf, HTTP_CONFLICT, HTTP_NOT_FOUND, httpStatusOf, isForbidden, missingPermissionMessage } from './kube/api-errors.ts';
 
 export interface LeaseTiming {

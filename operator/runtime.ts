@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { Config } from './config.ts';
 import { createHealthServer, type MetricsSource } from './health.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
 import { endpointChanges } from './routes/endpoint-changes.ts';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { watch } from 'chokidar';
 import type { Config } from './config.ts';
 import { coalesce } from './coalesce.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import { ManifestSource, type ManifestSnapshot } from './sources/manifests.ts';
 import { Store } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';

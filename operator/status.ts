@@ -5,7 +5,7 @@ import type { NetworkingV1Api, V1Ingress } from '@kubernetes/client-node';
 import type { LoadBalancerIngress } from './model.ts';
 import type { RouteComputation, ObjectRef } from './routes/types.ts';
 import type { Snapshot } from './store.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../proxy/log.ts';
 import { sameAddresses } from './addresses.ts';
 import { apiMessageOf, HTTP_NOT_FOUND, httpStatusOf, isForbidden, missingPermissionMessage } from './kube/api-errors.ts';
 

@@ -1,7 +1,7 @@
 // What the runtime needs from the data plane, whichever one runs: ProxyServer in this process
 // (--workers=1) or a WorkerPool of proxy processes (--workers=N). serve and controller only ever
 // see this, so they don't know or care how many processes forward traffic.
-import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { BoundPorts } from './server.ts';
 
 export interface DataPlane {

@@ -6,9 +6,9 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import type { BackendProtocol } from '../operator/routes/types.ts';
+import type { BackendProtocol } from './route-spec.ts';
 import type { Target } from './route-table.ts';
-import { clientResponseHeaders, trailersOf, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
+import { clientResponseHeaders, rawHeaderList, trailersOf, type HeaderObject, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import type { PierMetrics } from './metrics.ts';
 
@@ -141,22 +141,23 @@ function nextUntried(origins: readonly string[], tried: readonly string[]): stri
 }
 
 /**
- * undici's native handler interface (onConnect/onHeaders/onData/...): the newer controller API
- * wraps this one and parses every response's headers into an object first, which a proxy then has
- * to flatten again.
+ * Relays one upstream response on undici's controller API. It reads the head from
+ * `controller.rawHeaders` (flat Buffers over HTTP/1.1, an object over HTTP/2) rather than the
+ * parsed object undici also passes, so names keep their case and repeated headers their order.
  */
 class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #res: ClientResponse;
   readonly #addedHeaders: readonly string[];
   readonly #onFailure: (error: Error) => void;
   readonly #onDone: (status: number) => void;
-  #abort: ((error?: Error) => void) | null = null;
+  #controller: Dispatcher.DispatchController | null = null;
   #status = 0;
   #done = false;
   #sendTimer: NodeJS.Timeout | null = null;
   readonly #onClientClose = (): void => {
-    if (!this.#done) this.#abort?.(new ClientGoneError());
+    if (!this.#done) this.#controller?.abort(new ClientGoneError());
   };
+  readonly #onDrain = (): void => this.#controller?.resume();
 
   constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, addedHeaders: readonly string[], onFailure: (error: Error) => void, onDone: (status: number) => void) {
     this.#res = res;
@@ -166,7 +167,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     res.once('close', this.#onClientClose);
     if (withBody) {
       // The send timeout bounds how long the upstream may take no request body, like nginx's proxy_send_timeout.
-      this.#sendTimer = setTimeout(() => this.#abort?.(new SendTimeoutError(sendTimeoutMs)), sendTimeoutMs);
+      this.#sendTimer = setTimeout(() => this.#controller?.abort(new SendTimeoutError(sendTimeoutMs)), sendTimeoutMs);
       this.#sendTimer.unref();
     }
   }
@@ -177,51 +178,45 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (this.#sendTimer) clearTimeout(this.#sendTimer);
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.#abort = abort;
-    if (isClientGone(this.#res)) abort(new ClientGoneError());
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (isClientGone(this.#res)) controller.abort(new ClientGoneError());
   }
 
   onBodySent(): void {
     this.#sendTimer?.refresh();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderObject, statusText?: string): void {
     // 1xx answers are hop-by-hop: node:http already told the client 100 Continue.
-    if (statusCode < 200) return true;
+    if (statusCode < 200) return;
     if (this.#sendTimer) clearTimeout(this.#sendTimer);
     this.#status = statusCode;
-    writeResponseHead(this.#res, statusCode, statusText, clientResponseHeaders(rawHeaders, this.#addedHeaders));
-    this.#resumeUpstream = resume;
-    return true;
+    writeResponseHead(this.#res, statusCode, statusText ?? '', clientResponseHeaders(rawHeaderList(controller.rawHeaders, headers), this.#addedHeaders));
   }
 
-  #resumeUpstream: (() => void) | null = null;
-  readonly #onDrain = (): void => this.#resumeUpstream?.();
-
-  onData(chunk: Buffer): boolean {
-    if ((this.#res as { write(chunk: Buffer): boolean }).write(chunk)) return true;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if ((this.#res as { write(chunk: Buffer): boolean }).write(chunk)) return;
     // write() is also false once the client has gone: waiting for 'drain' then would park the
     // upstream connection forever (see data-plane-notes), so abort instead.
     if (isClientGone(this.#res)) {
-      this.#abort?.(new ClientGoneError());
-      return false;
+      controller.abort(new ClientGoneError());
+      return;
     }
+    controller.pause();
     this.#res.once('drain', this.#onDrain);
-    return false;
   }
 
-  onComplete(trailers: string[] | null): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: HeaderObject): void {
     this.#settle();
     // gRPC's status travels in trailers. Over HTTP/1.1 node sends them only on chunked responses.
-    // undici's types say string[]; it passes raw Buffers over HTTP/1.1 and an object over HTTP/2.
-    const passed = trailersOf(trailers as unknown as Parameters<typeof trailersOf>[0]);
+    const passed = trailersOf(trailers);
     if (passed) this.#res.addTrailers(passed);
     this.#res.end();
     this.#onDone(this.#status);
   }
 
-  onError(error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.#settle();
     this.#res.off('drain', this.#onDrain);
     if (error instanceof ClientGoneError) return;

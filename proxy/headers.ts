@@ -180,8 +180,26 @@ function isNameIn(flat: readonly string[], lowerName: string): boolean {
   return false;
 }
 
+/** Headers as undici parses them (and as it gives HTTP/2 heads and trailers). */
+export type HeaderObject = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * A response head as a flat list: undici's raw one (HTTP/1.1), or the object it has for HTTP/2,
+ * flattened without the pseudo-headers.
+ */
+export function rawHeaderList(raw: unknown, parsed: HeaderObject): readonly HeaderValue[] {
+  if (Array.isArray(raw)) return raw as HeaderValue[];
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries((raw ?? parsed) as HeaderObject)) {
+    if (value === undefined || name.charCodeAt(0) === COLON) continue;
+    if (Array.isArray(value)) for (const item of value) flat.push(name, item);
+    else flat.push(name, value);
+  }
+  return flat;
+}
+
 /** A trailer list from undici (flat raw buffers over HTTP/1.1, an object over HTTP/2) as an object, or null when empty. */
-export function trailersOf(trailers: readonly HeaderValue[] | Record<string, string | string[] | undefined> | null | undefined): Record<string, string | string[]> | null {
+export function trailersOf(trailers: readonly HeaderValue[] | HeaderObject | null | undefined): Record<string, string | string[]> | null {
   if (!trailers) return null;
   const result: Record<string, string | string[]> = {};
   let any = false;

@@ -4,9 +4,8 @@
 // cost depends on the request, never on how many Ingresses exist.
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
-import { DEFAULT_HTTPS_SETTINGS } from '../operator/routes/https-settings.ts';
-import { prefixKey } from '../operator/routes/validation.ts';
+import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import { DEFAULT_HTTPS_SETTINGS, prefixKey } from './route-spec.ts';
 
 /**
  * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced

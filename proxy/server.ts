@@ -10,7 +10,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { RouteTable } from './route-table.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';

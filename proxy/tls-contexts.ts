@@ -3,7 +3,7 @@
 // once per swap; a certificate whose id (a hash of its PEM) was already compiled by the previous
 // table is reused, so rotating one Secret among thousands compiles one context.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { TlsSpec } from '../operator/routes/types.ts';
+import type { TlsSpec } from './route-spec.ts';
 import type { PemPair } from './tls-fake-certificate.ts';
 
 /**

@@ -4,8 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
-import { SERVER_NAME, clientResponseHeaders, switchingProtocolsHead, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
-import { STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
+import { SERVER_NAME, clientResponseHeaders, rawHeaderList, switchingProtocolsHead, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
+import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, type ForwardDeps } from './forward.ts';
 
 /** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
@@ -32,18 +32,17 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
   const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;
-  let abortUpstream: ((error?: Error) => void) | null = null;
-  let resumeUpstream: (() => void) | null = null;
-  const onDrain = (): void => resumeUpstream?.();
+  let controller: Dispatcher.DispatchController | null = null;
+  const onDrain = (): void => controller?.resume();
   const handler: Dispatcher.DispatchHandler = {
-    onConnect(abort) {
-      abortUpstream = abort;
-      if (clientSocket.destroyed) abort();
-      clientSocket.once('close', () => abort());
+    onRequestStart(started) {
+      controller = started;
+      if (clientSocket.destroyed) started.abort(new ClientGoneError());
+      clientSocket.once('close', () => started.abort(new ClientGoneError()));
     },
-    onUpgrade(statusCode, rawHeaders, upstreamSocket) {
+    onRequestUpgrade(upgraded, statusCode, headers, upstreamSocket) {
       status = statusCode;
-      clientSocket.write(switchingProtocolsHead(rawHeaders ?? []));
+      clientSocket.write(switchingProtocolsHead(rawHeaderList(upgraded.rawHeaders, headers)));
       if (head.length > 0) upstreamSocket.write(head);
       upstreamSocket.on('error', () => clientSocket.destroy());
       clientSocket.on('error', () => upstreamSocket.destroy());
@@ -53,32 +52,30 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       clientSocket.pipe(upstreamSocket);
       deps.metrics.routes.count(target.labels, statusCode);
     },
-    onHeaders(statusCode, rawHeaders, resume, statusText) {
+    onResponseStart(refused, statusCode, headers, statusText) {
       // undici hands a non-101 answer to an upgrade here as an ordinary response. Relay all of
       // it, as nginx does: the status alone would lose e.g. a 401's WWW-Authenticate and body.
-      if (statusCode < 200) return true;
+      if (statusCode < 200) return;
       status = statusCode;
-      resumeUpstream = resume;
-      if (!clientSocket.destroyed) clientSocket.write(rawResponseHead(statusCode, statusText, clientResponseHeaders(rawHeaders)));
-      return true;
+      if (!clientSocket.destroyed) clientSocket.write(rawResponseHead(statusCode, statusText ?? '', clientResponseHeaders(rawHeaderList(refused.rawHeaders, headers))));
     },
-    onData(chunk) {
-      if (clientSocket.write(chunk)) return true;
+    onResponseData(refused, chunk) {
+      if (clientSocket.write(chunk)) return;
       // write() is false too once the client is gone: then 'drain' never comes, so abort.
       if (clientSocket.destroyed) {
-        abortUpstream?.();
-        return false;
+        refused.abort(new ClientGoneError());
+        return;
       }
+      refused.pause();
       clientSocket.once('drain', onDrain);
-      return false;
     },
-    onComplete() {
+    onResponseEnd() {
       clientSocket.end();
       deps.metrics.routes.count(target.labels, status);
     },
-    onError(error) {
+    onResponseError(_failed, error) {
       clientSocket.off('drain', onDrain);
-      if (status === 101) return;
+      if (status === 101 || error instanceof ClientGoneError) return;
       if (status !== 0) {
         // The refusal's head is already out: cut it so the client sees it is incomplete.
         clientSocket.destroy();

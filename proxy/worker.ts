@@ -2,7 +2,7 @@
 // primary over IPC (see workers.ts for the protocol). It binds only after it has the primary's
 // current table, answers heartbeats and metrics requests, and drains and exits when told to, or
 // when its primary goes away (the IPC channel closes), so it never outlives the primary.
-import { createLogger } from '../operator/log.ts';
+import { createLogger } from './log.ts';
 import { createMetrics, type PierMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
 import type { PrimaryMessage, WorkerMessage } from './workers.ts';

@@ -9,8 +9,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
-import type { Logger, LogLevel } from '../operator/log.ts';
-import type { RouteTableSpec, UpstreamSpec } from '../operator/routes/types.ts';
+import type { Logger, LogLevel } from './log.ts';
+import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { DataPlane } from './data-plane.ts';
 import { RouteTable } from './route-table.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
@@ -36,8 +36,8 @@ export type WorkerMessage =
   | { readonly type: 'pong'; readonly id: number }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson };
 
-/** The worker's entry point: a .mjs that registers tsx, as bin/pier.mjs does, then runs worker.ts. */
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.mjs', import.meta.url));
+/** The worker's entry point; Node runs its TypeScript directly. */
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 /** How often each worker is asked to answer... */
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** ...and how long it may go without answering anything before it counts as hung and is killed. */
@@ -219,7 +219,7 @@ export class WorkerPool implements DataPlane {
     slot.ready = false;
     slot.killedBecause = null;
     slot.startedAt = Date.now();
-    // Start-up (loading tsx and the proxy) counts against the hang timeout, from the fork.
+    // Start-up (loading the data plane) counts against the hang timeout, from the fork.
     slot.lastAnswerAt = slot.startedAt;
     worker.on('message', (message: WorkerMessage) => this.#onMessage(slot, worker, message));
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`): finds every *.test.ts under test/ and runs them on
-// node's test runner through tsx. Node 20's runner has no glob support, hence this file.
+// node's test runner (Node runs the TypeScript itself).
 // When a selected suite uses test/helpers/cluster.ts it also brings up the real control plane
 // (test/cluster/cluster.sh, building kube-apiserver/etcd on first use) before the tests, so the
 // build isn't charged to a test's timeout, and stops it afterwards if this run started it.
@@ -14,6 +14,14 @@ const clusterScript = join(root, 'test', 'cluster', 'cluster.sh');
 const clusterKubeconfig = join(root, '.cluster', 'kubeconfig');
 // The whole suite takes about 4 min here; a test process that hangs must fail the run, not outlast CI.
 const WHOLE_RUN_TIMEOUT_MS = 30 * 60_000;
+
+// npm scripts put the Node that package.json pins (the `node` package) first on the PATH; a bare
+// `node test/run.mjs` may find the machine's own, older one, which cannot run TypeScript.
+const pinnedNode = join(root, 'node_modules', '.bin', 'node');
+if (Number(process.versions.node.split('.')[0]) < 26) {
+  console.error(`run.mjs: Node ${process.version} runs this, but Pier needs the Node that package.json pins: run \`npm test\`, or ${relative(process.cwd(), pinnedNode) || pinnedNode} test/run.mjs (after npm ci)`);
+  process.exit(1);
+}
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -51,7 +59,7 @@ if (manageCluster && needsCluster) {
 // Stop the control plane on Ctrl-C too; the child gets the same SIGINT and exits on its own.
 const ignoreSignal = () => {};
 process.on('SIGINT', ignoreSignal).on('SIGTERM', ignoreSignal);
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
   env,

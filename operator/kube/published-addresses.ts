@@ -5,7 +5,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
 import type { LoadBalancerIngress } from '../model.ts';
 import type { Snapshot } from '../store.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../proxy/log.ts';
 import { addressesOfService, parseStatusAddresses, publishedNodeAddress, sameAddresses } from '../addresses.ts';
 import { apiMessageOf, isForbidden, missingPermissionMessage } from './api-errors.ts';
 

@@ -16,7 +16,8 @@ import type {
   VirtualHostSpec,
   WarningReason,
 } from './types.ts';
-import { checkHost, checkPath, prefixKey } from './validation.ts';
+import { checkHost, checkPath } from './validation.ts';
+import { prefixKey } from '../../proxy/route-spec.ts';
 import { CertificateCache, resolveTls } from './tls.ts';
 import { controllerSettings } from './https-settings.ts';
 import { BACKEND_PROTOCOLS, type BackendProtocol } from './types.ts';

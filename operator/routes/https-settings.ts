@@ -65,5 +65,3 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
   };
 }
 
-/** The settings with no ConfigMap: for tables that carry none. */
-export const DEFAULT_HTTPS_SETTINGS: HttpsSettings = controllerSettings(undefined).settings.https;

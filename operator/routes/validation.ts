@@ -47,9 +47,3 @@ export function checkPath(path: string | undefined, pathType: string, useRegex: 
   return { ok: true, value: { path, match: pathType === 'Exact' ? 'exact' : 'prefix' } };
 }
 
-/** The prefix a Prefix path compares with: without its trailing slash, so `/a/` and `/a` are one rule. */
-export function prefixKey(path: string): string {
-  let end = path.length;
-  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
-  return path.slice(0, end);
-}

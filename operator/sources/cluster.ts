@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { objectKey, parseObject, type Kind, type KubeObject } from '../model.ts';
 import type { Store } from '../store.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../proxy/log.ts';
 import { isForbidden, missingPermissionMessage, apiMessageOf, type Permission } from '../kube/api-errors.ts';
 
 const FIRST_RETRY_MS = 500;

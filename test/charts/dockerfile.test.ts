@@ -2,7 +2,8 @@
 // runtime user, the entrypoint, the build context, and that the entrypoint command runs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { RUN_AS_ID } from '../../charts-ts/names.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const HELP_TIMEOUT_MS = 60_000;
+const INSTALL_TIMEOUT_MS = 120_000;
 
 interface Instruction {
   readonly keyword: string;
@@ -62,8 +64,13 @@ describe('the Dockerfile', () => {
     assert.ok(!runs(runtime).some((run) => /\bnpm ci\b(?!.*--omit=dev)/.test(run)), 'runtime installs dev dependencies');
   });
 
-  it('runs on node:20-slim', () => {
-    assert.equal(runtime.base, 'node:20-slim');
+  it('builds and runs on the Node line that package.json pins for development and CI', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    const pinned = String(manifest.devDependencies?.node ?? '');
+    assert.match(pinned, /^\d+\.\d+\.\d+$/, 'package.json pins the `node` package to an exact version');
+    const major = pinned.split('.')[0];
+    for (const stage of stages) assert.equal(stage.base, `node:${major}-slim`);
+    assert.equal(manifest.engines?.node, `>=${pinned.split('.').slice(0, 2).join('.')} <${Number(major) + 1}`);
   });
 
   it('runs as 101:101, the user the chart\'s securityContext names', () => {
@@ -77,19 +84,21 @@ describe('the Dockerfile', () => {
     assert.ok(existsSync(join(repoRoot, 'bin', 'pier.mjs')));
   });
 
-  it('ships the sources, package.json and tsconfig.json in the runtime stage', () => {
+  it('ships the sources and package.json in the runtime stage', () => {
     const copied = runtime.instructions
       .filter((instruction) => instruction.keyword === 'COPY')
       .flatMap((instruction) => instruction.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1))
       .map((source) => source.replace(/^\/app\//, ''));
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'operator', 'proxy']) {
+    for (const needed of ['package.json', 'package-lock.json', 'bin', 'operator', 'proxy']) {
       assert.ok(copied.includes(needed), `runtime stage doesn't copy ${needed}`);
     }
   });
 
-  it('can run TypeScript at runtime, since tsx is a production dependency', () => {
+  it('has no transpiler among the production dependencies: Node runs the TypeScript itself', () => {
     const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-    assert.ok(manifest.dependencies?.tsx, 'tsx must be in dependencies: npm ci --omit=dev leaves devDependencies out');
+    for (const transpiler of ['tsx', 'ts-node', 'esbuild', 'typescript', '@swc/core']) {
+      assert.equal(manifest.dependencies?.[transpiler], undefined, `${transpiler} is a production dependency`);
+    }
   });
 });
 
@@ -114,20 +123,25 @@ describe('the .dockerignore', () => {
 });
 
 describe('the image\'s entrypoint command', () => {
-  it('answers --help', (t) => {
-    // operator/cli.ts is being written alongside this chart; until it lands there is nothing to run.
-    if (!existsSync(join(repoRoot, 'operator', 'cli.ts'))) {
-      t.skip('operator/cli.ts does not exist yet, so bin/pier.mjs cannot start');
-      return;
-    }
+  it('answers --help and prints routes from what the runtime stage holds: its folders and production dependencies only', (t) => {
+    // The runtime stage, without a Docker engine: the folders it copies, then `npm ci --omit=dev`
+    // from npm's cache. What a dev dependency (tsx, TypeScript) used to hide would fail here.
+    const app = mkdtempSync(join(tmpdir(), 'pier-image-'));
+    t.after(() => rmSync(app, { recursive: true, force: true }));
+    for (const path of ['package.json', 'package-lock.json', 'bin', 'operator', 'proxy']) cpSync(join(repoRoot, path), join(app, path), { recursive: true });
+    const install = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS });
+    assert.equal(install.status, 0, install.stderr);
+    assert.ok(!existsSync(join(app, 'node_modules', 'tsx')) && !existsSync(join(app, 'node_modules', 'typescript')));
+
     const entrypoint: string[] = JSON.parse(last(runtime, 'ENTRYPOINT') ?? '[]');
     const [command = 'node', ...args] = entrypoint;
-    const help = spawnSync(command === 'node' ? process.execPath : command, [...args, '--help'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      timeout: HELP_TIMEOUT_MS,
-    });
+    const run = (extra: string[]) => spawnSync(command === 'node' ? process.execPath : command, [...args, ...extra], { cwd: app, encoding: 'utf8', timeout: HELP_TIMEOUT_MS });
+    const help = run(['--help']);
     assert.equal(help.status, 0, `${help.stdout}\n${help.stderr}`);
     assert.match(help.stdout + help.stderr, /controller/);
+    const routes = run(['routes', '--manifests', join(repoRoot, 'examples'), '--output', 'json']);
+    assert.equal(routes.status, 0, routes.stderr);
+    assert.match(routes.stdout, /ngx\.myingress\.com/);
+    assert.doesNotMatch(routes.stderr, /ExperimentalWarning/);
   });
 });

@@ -9,7 +9,7 @@ import { ensureControlPlane, freshNamespace, serviceAccountKubeConfig, type Cont
 import { Cleanup, eventually } from '../helpers/controller.ts';
 import { ClusterSource } from '../../operator/sources/cluster.ts';
 import { Store } from '../../operator/store.ts';
-import { createLogger } from '../../operator/log.ts';
+import { createLogger } from '../../proxy/log.ts';
 
 describe('ClusterSource', { timeout: 60_000 }, () => {
   let plane: ControlPlane;
@@ -78,7 +78,7 @@ describe('ClusterSource', { timeout: 60_000 }, () => {
 
   it('lets the process exit when it is stopped while its informers are still listing', async () => {
     const fixture = fileURLToPath(new URL('./fixtures/start-then-stop-source.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, plane.kubeconfigPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fixture, plane.kubeconfigPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     // A watch left open would keep it running: give it 15 s, then kill it and fail.

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import type { KubeObject } from '../../operator/model.ts';
 import type { RouteComputation, RouteOptions } from '../../operator/routes/types.ts';
 import { CertificateCache } from '../../operator/routes/tls.ts';
+import { DEFAULT_HTTPS_SETTINGS } from '../../proxy/route-spec.ts';
 import { backend } from '../helpers/objects.ts';
 import { configMap, expiresAt, makeCertificate, makeCertificateValidUntil, makeExpiredCertificate, tlsIngress, tlsSecret, type UnusableKeyShape } from '../helpers/certs.ts';
 import { compute, warningsOf } from './route-helpers.ts';
@@ -366,6 +367,11 @@ describe('TLS: backend protocols and the ConfigMap', () => {
       assert.deepEqual(warningsOf(result), testCase.warnings);
     });
   }
+
+  it('A table without HTTPS settings gets what an absent ConfigMap gives: the proxy\'s defaults are ingress-nginx\'s', () => {
+    const result = run([], { configMap: { namespace: 'ingress', name: 'pier' } });
+    assert.deepEqual(result.table.https, DEFAULT_HTTPS_SETTINGS);
+  });
 
   it('http-redirect-code and no-tls-redirect-locations come from the ConfigMap', () => {
     const result = run([configMap('pier', { 'http-redirect-code': '301', 'no-tls-redirect-locations': '/.well-known/acme-challenge, /public' })], { configMap: { namespace: 'ingress', name: 'pier' } });

@@ -2,7 +2,7 @@
 // processes on loopback ports chosen by the kernel, and what the tests read back from it.
 import cluster from 'node:cluster';
 import { Registry } from 'prom-client';
-import { createLogger } from '../../operator/log.ts';
+import { createLogger } from '../../proxy/log.ts';
 import type { RouteTableSpec } from '../../operator/routes/types.ts';
 import type { BoundPorts } from '../../proxy/server.ts';
 import { WorkerPool } from '../../proxy/workers.ts';

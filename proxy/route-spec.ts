@@ -1,0 +1,141 @@
+// The route table's contract: what the operator computes and the data plane compiles. Plain,
+// serializable data (a worker receives it over IPC), owned by the data plane: the operator imports
+// it from here, and nothing in proxy/ imports the operator.
+
+/** How a route's path is compared with the request path. */
+export type MatchKind = 'exact' | 'prefix' | 'regex';
+
+export interface ObjectRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface Endpoint {
+  /** An IP address, or a DNS name for ExternalName services. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** How Pier talks to a backend: the backend-protocol annotation's values, as ingress-nginx names them. */
+export const BACKEND_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPCS'] as const;
+export type BackendProtocol = (typeof BACKEND_PROTOCOLS)[number];
+
+export interface UpstreamSpec {
+  /** `namespace/service:port` (plus `+grpc` etc. for other protocols), shared by every route to the same Service port. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  /** The Service port's name or number, as the Ingress referred to it. */
+  readonly servicePort: string;
+  readonly endpoints: readonly Endpoint[];
+  /** Absent means HTTP (HTTP/1.1 in clear). */
+  readonly protocol?: BackendProtocol;
+}
+
+export interface RouteSpec {
+  /** The path as the Ingress wrote it (the regex source for `regex`). */
+  readonly path: string;
+  readonly match: MatchKind;
+  /** The Ingress's pathType, for display. */
+  readonly pathType: string;
+  readonly upstream: string;
+  readonly ingress: ObjectRef;
+  /** Plain-HTTP requests get a redirect to https (ssl-redirect / force-ssl-redirect). Absent means no. */
+  readonly httpsRedirect?: boolean;
+}
+
+export interface VirtualHostSpec {
+  /** Lower-case host, `*.example.com` for a wildcard, or `''` for rules without a host. */
+  readonly host: string;
+  readonly routes: readonly RouteSpec[];
+  /** Where requests for this host that match no path go: an Ingress defaultBackend, else the global default. */
+  readonly fallback: FallbackSpec | null;
+}
+
+export interface FallbackSpec {
+  readonly upstream: string;
+  /** The Ingress whose defaultBackend this is, or null for --default-backend-service. */
+  readonly ingress: ObjectRef | null;
+  /** As RouteSpec.httpsRedirect. */
+  readonly httpsRedirect?: boolean;
+}
+
+export interface RouteTableSpec {
+  readonly virtualHosts: readonly VirtualHostSpec[];
+  /** For requests whose host matches no virtual host and no catch-all path. */
+  readonly defaultBackend: FallbackSpec | null;
+  readonly upstreams: readonly UpstreamSpec[];
+  /** Certificates by SNI host. Absent: no certificates (every handshake gets the default one). */
+  readonly tls?: TlsSpec;
+  /** How HTTPS behaves (HSTS, redirects), from the controller ConfigMap. Absent: the defaults. */
+  readonly https?: HttpsSettings;
+  /** ConfigMap enable-underscores-in-headers: client header names with `_` are forwarded. Absent: false. */
+  readonly underscoresInHeaders?: boolean;
+}
+
+/**
+ * A certificate and its key. The PEM text travels inside the table so the proxy can compile it
+ * on swap; toJSON hides it so `pier routes --output json` and logs never print a private key.
+ */
+export class KeyMaterial {
+  readonly certificatePem: string;
+  readonly keyPem: string;
+
+  constructor(certificatePem: string, keyPem: string) {
+    this.certificatePem = certificatePem;
+    this.keyPem = keyPem;
+    Object.freeze(this);
+  }
+
+  toJSON(): string {
+    return '(PEM not shown)';
+  }
+}
+
+export interface CertificateSpec {
+  /** A hash of the certificate and key: equal material has an equal id, so the proxy can reuse its compiled context. */
+  readonly id: string;
+  /** The Secret it came from, `namespace/name`. */
+  readonly secret: string;
+  /** The certificate's subject and DNS names, for display. */
+  readonly subject: string;
+  readonly notAfter: string;
+  readonly material: KeyMaterial;
+}
+
+export interface TlsHostSpec {
+  /** Lower-case host, or `*.example.com` for a wildcard (it covers exactly one label). */
+  readonly host: string;
+  /** Id of an entry of TlsSpec.certificates. */
+  readonly certificate: string;
+}
+
+export interface TlsSpec {
+  readonly certificates: readonly CertificateSpec[];
+  readonly hosts: readonly TlsHostSpec[];
+  /** --default-ssl-certificate, when it is set and valid; otherwise the proxy's own fake certificate. */
+  readonly defaultCertificate: string | null;
+}
+
+export interface HttpsSettings {
+  /** The Strict-Transport-Security value for HTTPS responses, or null for none. */
+  readonly hsts: string | null;
+  /** The status of http-to-https redirects (ConfigMap http-redirect-code, default 308). */
+  readonly redirectCode: number;
+  /** Path prefixes that are never redirected (ConfigMap no-tls-redirect-locations), for ACME http-01. */
+  readonly noRedirectPrefixes: readonly string[];
+}
+
+/** ingress-nginx's defaults, for tables that carry no HttpsSettings: HSTS for a year including subdomains, 308 redirects, ACME exempt. */
+export const DEFAULT_HTTPS_SETTINGS: HttpsSettings = Object.freeze({
+  hsts: 'max-age=31536000; includeSubDomains',
+  redirectCode: 308,
+  noRedirectPrefixes: Object.freeze(['/.well-known/acme-challenge']),
+});
+
+/** The prefix a Prefix path compares with: without its trailing slash, so `/a/` and `/a` are one rule. */
+export function prefixKey(path: string): string {
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return path.slice(0, end);
+}
