@@ -1,19 +1,24 @@
 // Data-plane benchmark: Pier against nginx (and the backend direct, and @fastify/reply-from),
 // side by side in one run, in alternating rounds, as ratios. Writes its table into BENCHMARKS.md.
 // Usage: node bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
-//          [--baseline <git ref> [--baseline-node <node binary>]]
+//          [--baseline <git ref> [--baseline-node <node binary>]] [--also-node <version> ...]
 // --baseline adds Pier as of that commit (checked out into a temporary git worktree) as one more
 // target in the same alternating rounds, so a change is measured before and after in one run.
+// --also-node adds this Pier on another Node release (its official build, from the npm registry's
+// node-linux-<arch> package), to compare Node lines in the same rounds.
+// Besides throughput it records each Pier's footprint: start-up time (spawn to listening port) and
+// the RSS of the primary and of each worker, idle (3 s after start) and after load.
 // Installs nginx and wrk from Debian on first use (root). Everything runs on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureCommands, freePort, startNginx, type RunningNginx } from './lib/tools.ts';
-import { cpuSeconds, rssMiB } from './lib/proc.ts';
+import { connect } from 'node:net';
+import { cpuSeconds, rssMiB, rssOfPrimaryAndChildren } from './lib/proc.ts';
 import { INGRESS_CLASS_YAML, backendManifest } from '../test/helpers/manifests.ts';
 
 const { values } = parseArgs({
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     baseline: { type: 'string' },
     'baseline-node': { type: 'string' },
+    'also-node': { type: 'string', multiple: true, default: [] },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -35,6 +41,9 @@ const READY_TIMEOUT_MS = 20_000;
 const BASELINE_REF = values.baseline;
 const BASELINE_NAME = BASELINE_REF ? `pier@${BASELINE_REF}` : '';
 const BASELINE_NODE = values['baseline-node'] ?? process.execPath;
+const OTHER_NODE_VERSIONS = values['also-node'] ?? [];
+/** Idle RSS is read this long after the port opens, once start-up's garbage has had a chance to go. */
+const IDLE_SETTLE_MS = 3_000;
 const SCENARIOS = [
   { body: 'small', path: '/small', label: '100 B', connections: 50 },
   { body: 'large', path: '/large', label: '16 KiB', connections: 50 },
@@ -48,12 +57,27 @@ interface Target {
   readonly pid: number | null;
 }
 
+/** A Pier to measure: its entry script (compiled, as the image runs it, or TypeScript) and Node binary. */
+interface PierVariant {
+  readonly name: string;
+  readonly node: string;
+  readonly entry: string;
+}
+
+interface Footprint {
+  readonly startMs: number;
+  readonly primaryMiB: number;
+  /** The largest worker's RSS; null when --workers=1 (one process). */
+  readonly workerMiB: number | null;
+}
+
 interface Sample {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly cpuMicrosPerRequest: number | null;
   readonly rssMiB: number | null;
+  readonly footprint: { primaryMiB: number; workerMiB: number | null } | null;
 }
 
 function waitForLine(child: ChildProcess, text: string): Promise<void> {
@@ -71,11 +95,20 @@ function waitForLine(child: ChildProcess, text: string): Promise<void> {
   });
 }
 
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => resolve(true)).once('error', () => resolve(false));
+    socket.once('close', () => socket.destroy());
+    socket.once('connect', () => socket.end());
+  });
+}
+
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (spawnSync('sh', ['-c', `ss -Hltn 'sport = :${port}' | grep -q .`]).status !== 0) {
+  while (!(await accepts(port))) {
     if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -109,8 +142,57 @@ function measure(target: Target, path: string, connections: number): Sample {
     p99Ms: wrk.p99Ms,
     cpuMicrosPerRequest: cpu === null ? null : (cpu * 1e6) / wrk.requests,
     rssMiB: target.pid ? rssMiB(target.pid) : null,
+    footprint: target.pid ? footprintOf(target.pid) : null,
   };
 }
+
+function footprintOf(pid: number): { primaryMiB: number; workerMiB: number | null } {
+  const { primaryMiB, childrenMiB } = rssOfPrimaryAndChildren(pid);
+  return { primaryMiB, workerMiB: childrenMiB.length > 0 ? Math.max(...childrenMiB) : null };
+}
+
+function startPier(variant: PierVariant, args: readonly string[]): ChildProcess {
+  return spawn(variant.node, [variant.entry, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Starts the variant alone, times it to its listening port, reads its idle RSS, stops it. */
+async function measureStart(variant: PierVariant, workers: number): Promise<Footprint> {
+  const port = await freePort();
+  const args = await pierArgsOn(port, workers);
+  const started = performance.now();
+  const pier = startPier(variant, args);
+  try {
+    await waitForPort(port);
+    const startMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+    return { startMs, ...footprintOf(pier.pid as number) };
+  } finally {
+    await stopChild(pier);
+  }
+}
+
+/** The official Node build of `version` for this machine, from the npm registry. */
+function nodeBinary(version: string, dir: string): string {
+  const arch = process.arch === 'x64' ? 'x64' : process.arch;
+  const packed = spawnSync('npm', ['pack', `node-linux-${arch}@${version}`, '--pack-destination', dir], { encoding: 'utf8' });
+  if (packed.status !== 0) throw new Error(`npm pack node-linux-${arch}@${version} failed: ${packed.stderr}`);
+  const tarball = join(dir, packed.stdout.trim().split('\n').at(-1) as string);
+  const into = join(dir, `node-${version}`);
+  spawnSync('mkdir', ['-p', into]);
+  if (spawnSync('tar', ['xzf', tarball, '-C', into]).status !== 0) throw new Error(`cannot unpack ${tarball}`);
+  return join(into, 'package', 'bin', 'node');
+}
+
+/** This checkout compiled as the image builds it (tsconfig.build.json), runnable from `dir`. */
+function buildAsTheImageDoes(dir: string): string {
+  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed: ${built.stdout}${built.stderr}`);
+  spawnSync('cp', [join(ROOT, 'package.json'), dir]);
+  spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+  return join(dir, 'operator', 'pier.js');
+}
+
+const mib = (value: number | null): string => (value === null ? '-' : value.toFixed(0));
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -152,6 +234,8 @@ const started = new Date();
 const children: ChildProcess[] = [];
 const nginxes: RunningNginx[] = [];
 const tmp = await mkdtemp(join(tmpdir(), 'pier-bench-'));
+// Its own folder: `pier serve` reads every YAML file under it (the baseline's worktree is in tmp too).
+const manifestsDir = join(tmp, 'manifests');
 const sections: string[] = [];
 let baselineRoot: string | null = null;
 try {
@@ -159,7 +243,8 @@ try {
   const backend = spawn(process.execPath, [join(ROOT, 'bench/peers/backend.mjs'), String(backendPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(backend);
   await waitForLine(backend, 'ready');
-  await writeManifests(tmp, backendPort);
+  await mkdir(manifestsDir);
+  await writeManifests(manifestsDir, backendPort);
   baselineRoot = BASELINE_REF ? await checkOutBaseline(BASELINE_REF, join(tmp, 'baseline')) : null;
 
   const replyFromPort = await freePort();
@@ -167,31 +252,43 @@ try {
   children.push(replyFrom);
   await waitForLine(replyFrom, 'ready');
 
+  const compiled = buildAsTheImageDoes(join(tmp, 'build'));
+  const variants: PierVariant[] = [
+    { name: 'pier', node: process.execPath, entry: compiled },
+    { name: 'pier from .ts', node: process.execPath, entry: join(ROOT, 'bin/pier.mjs') },
+    ...(baselineRoot ? [{ name: BASELINE_NAME, node: BASELINE_NODE, entry: join(baselineRoot, 'bin/pier.mjs') }] : []),
+    ...OTHER_NODE_VERSIONS.map((version) => ({ name: `pier on Node ${version}`, node: nodeBinary(version, tmp), entry: compiled })),
+  ];
+  const nodeVersions = new Map(variants.map((variant) => [variant.name, spawnSync(variant.node, ['--version'], { encoding: 'utf8' }).stdout.trim()]));
+
   for (const workers of WORKER_COUNTS) {
+    // Start-up and idle footprint: each variant started alone, in alternating rounds.
+    const starts = new Map(variants.map((variant) => [variant.name, [] as Footprint[]]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of variants) starts.get(variant.name)?.push(await measureStart(variant, workers));
+    }
     const nginxPort = await freePort();
     const nginx = await startNginx(nginxHttpBlock(nginxPort, backendPort), workers, nginxPort);
     nginxes.push(nginx);
-    const pierPort = await freePort();
-    const pierArgs = await pierArgsOn(pierPort, workers);
-    const pier = spawn(process.execPath, [join(ROOT, 'bin/pier.mjs'), ...pierArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(pier);
-    await waitForPort(pierPort);
-    const baselinePort = await freePort();
-    const baseline = baselineRoot
-      ? spawn(BASELINE_NODE, [join(baselineRoot, 'bin/pier.mjs'), ...(await pierArgsOn(baselinePort, workers))], { stdio: ['ignore', 'ignore', 'inherit'] })
-      : null;
-    if (baseline) {
-      children.push(baseline);
-      await waitForPort(baselinePort);
+    const running: { variant: PierVariant; port: number; process: ChildProcess }[] = [];
+    for (const variant of variants) {
+      const port = await freePort();
+      const pier = startPier(variant, await pierArgsOn(port, workers));
+      children.push(pier);
+      running.push({ variant, port, process: pier });
+      await waitForPort(port);
     }
+    const pier = running[0]?.process as ChildProcess;
+    const others = running.slice(1);
 
     const targets: Target[] = [
       { name: 'direct', port: backendPort, pid: null },
       { name: 'nginx', port: nginxPort, pid: nginx.process.pid ?? null },
-      { name: 'pier', port: pierPort, pid: pier.pid ?? null },
+      { name: 'pier', port: running[0]?.port as number, pid: pier.pid ?? null },
       { name: 'reply-from', port: replyFromPort, pid: replyFrom.pid ?? null },
-      ...(baseline ? [{ name: BASELINE_NAME, port: baselinePort, pid: baseline.pid ?? null }] : []),
+      ...others.map((other) => ({ name: other.variant.name, port: other.port, pid: other.process.pid ?? null })),
     ];
+    const loaded = new Map<string, Sample[]>();
     const rows: string[] = [];
     for (const scenario of SCENARIOS) {
       // Warm every target up (JIT, connection pools), then alternate A B C D rounds.
@@ -200,6 +297,7 @@ try {
       for (let round = 0; round < ROUNDS; round++) {
         for (const target of targets) samples.get(target.name)?.push(measure(target, scenario.path, scenario.connections));
       }
+      for (const [name, list] of samples) loaded.set(name, [...(loaded.get(name) ?? []), ...list]);
       const summary = new Map(
         targets.map((target) => {
           const list = samples.get(target.name) ?? [];
@@ -224,7 +322,7 @@ try {
       }
       const nginxStats = summary.get('nginx');
       rows.push(
-        `| ${scenario.label}, -c${scenario.connections} | **Pier ratios** | Pier/nginx **${ratio('nginx')}**, Pier/direct ${ratio('direct')}, Pier/reply-from ${ratio('reply-from')}${baseline ? `, Pier/${BASELINE_NAME} **${ratio(BASELINE_NAME)}**` : ''} | | | p99 Pier/nginx ${pier && nginxStats ? (pier.p99 / nginxStats.p99).toFixed(2) : ''} | | |`,
+        `| ${scenario.label}, -c${scenario.connections} | **Pier ratios** | Pier/nginx **${ratio('nginx')}**, Pier/direct ${ratio('direct')}, Pier/reply-from ${ratio('reply-from')}${others.map((other) => `, Pier/${other.variant.name} **${ratio(other.variant.name)}**`).join('')} | | | p99 Pier/nginx ${pier && nginxStats ? (pier.p99 / nginxStats.p99).toFixed(2) : ''} | | |`,
       );
       console.error(`done: ${scenario.label} -c${scenario.connections} with ${workers} worker(s)`);
     }
@@ -235,10 +333,21 @@ try {
         '| load | target | req/s (median) | req/s per round | p50 ms | p99 ms | proxy CPU us/req | proxy RSS MiB |',
         '|---|---|---|---|---|---|---|---|',
         ...rows,
+        '',
+        `Footprint with --workers=${workers}: start-up is spawn to listening port; idle RSS ${IDLE_SETTLE_MS / 1000} s after that (medians of ${ROUNDS} starts); loaded RSS is the largest seen after any load round above.`,
+        '',
+        '| Pier | Node | start-up ms | idle primary MiB | idle worker MiB | loaded primary MiB | loaded worker MiB |',
+        '|---|---|---|---|---|---|---|',
+        ...variants.map((variant) => {
+          const list = starts.get(variant.name) ?? [];
+          const idleWorkers = list.map((start) => start.workerMiB).filter((value): value is number => value !== null);
+          const underLoad = (loaded.get(variant.name) ?? []).map((sample) => sample.footprint).filter((value) => value !== null);
+          const loadedWorkers = underLoad.map((value) => value.workerMiB).filter((value): value is number => value !== null);
+          return `| ${variant.name} | ${nodeVersions.get(variant.name)} | ${median(list.map((start) => start.startMs)).toFixed(0)} | ${mib(median(list.map((start) => start.primaryMiB)))} | ${mib(idleWorkers.length ? median(idleWorkers) : null)} | ${mib(underLoad.length ? Math.max(...underLoad.map((value) => value.primaryMiB)) : null)} | ${mib(loadedWorkers.length ? Math.max(...loadedWorkers) : null)} |`;
+        }),
       ].join('\n'),
     );
-    await stopChild(pier);
-    if (baseline) await stopChild(baseline);
+    for (const { process: child } of running) await stopChild(child);
     await nginx.stop();
   }
 } finally {
@@ -249,7 +358,7 @@ try {
 }
 
 async function pierArgsOn(port: number, workers: number): Promise<string[]> {
-  return ['serve', '--manifests', tmp, '--bind-address=127.0.0.1', `--http-port=${port}`, `--https-port=${await freePort()}`, `--healthz-port=${await freePort()}`, `--default-server-port=${await freePort()}`, '--log-level=warn', `--workers=${workers}`];
+  return ['serve', '--manifests', manifestsDir, '--bind-address=127.0.0.1', `--http-port=${port}`, `--https-port=${await freePort()}`, `--healthz-port=${await freePort()}`, `--default-server-port=${await freePort()}`, '--log-level=warn', `--workers=${workers}`];
 }
 
 /** Pier at `ref`, in a git worktree at `dir`, with its own dependencies (ours when the lockfiles match). */
@@ -274,7 +383,7 @@ function runWrkWarmup(port: number, path: string, connections: number): void {
 const nginxVersion = spawnSync('sh', ['-c', 'nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1'], { encoding: 'utf8' }).stdout.trim();
 const report = [
   '<!-- data-plane:start -->',
-  `Run on ${started.toISOString()} with \`node bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}\``,
+  `Run on ${started.toISOString()} with \`node bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}${values['baseline-node'] ? ` --baseline-node ${values['baseline-node']}` : ''}${OTHER_NODE_VERSIONS.map((version) => ` --also-node ${version}`).join('')}\``,
   `(${cpus().length} cores, Node ${process.version}, ${nginxVersion}; wrk -t1, keep-alive, ${DURATION_S} s per round, ${ROUNDS} alternating rounds per target after a 2 s warm-up;`,
   'backend: one Node http process; CPU and RSS are the proxy\'s whole process tree, from /proc).',
   '',

@@ -10,7 +10,7 @@ import type { BackendProtocol } from './route-spec.ts';
 import type { Target } from './route-table.ts';
 import { clientResponseHeaders, rawHeaderList, trailersOf, type HeaderObject, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
-import type { PierMetrics } from './metrics.ts';
+import type { ProxyMetrics } from './proxy-metrics.ts';
 
 /** nginx's proxy_next_upstream_tries default in ingress-nginx. */
 const MAX_TRIES = 3;
@@ -32,7 +32,7 @@ export type Dispatchers = Readonly<Record<BackendProtocol, Dispatcher>>;
 export interface ForwardDeps {
   readonly dispatchers: Dispatchers;
   readonly timeouts: Timeouts;
-  readonly metrics: PierMetrics;
+  readonly metrics: ProxyMetrics;
 }
 
 /** X-Request-ID: 32 hex characters, like nginx's $request_id. */

@@ -18,7 +18,7 @@ import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
-import type { PierMetrics, RouteLabels } from './metrics.ts';
+import type { ProxyMetrics, RouteLabels } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 import { createTlsListener } from './tls-listener.ts';
@@ -87,7 +87,7 @@ interface CompiledTable {
 
 export class ProxyServer {
   readonly #options: ProxyOptions;
-  readonly #metrics: PierMetrics;
+  readonly #metrics: ProxyMetrics;
   readonly #dispatchers: Dispatchers;
   readonly #httpServer: Server;
   readonly #https: HttpsServers | null;
@@ -103,7 +103,7 @@ export class ProxyServer {
   /** `:port` in https redirects when the HTTPS port isn't 443; known once it is bound. */
   #redirectPortSuffix = '';
 
-  constructor(options: ProxyOptions, metrics: PierMetrics) {
+  constructor(options: ProxyOptions, metrics: ProxyMetrics) {
     this.#options = options;
     this.#metrics = metrics;
     const timeouts = { headersTimeout: options.timeouts.readMs, bodyTimeout: options.timeouts.readMs };

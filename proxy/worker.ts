@@ -3,7 +3,7 @@
 // current table, answers heartbeats and metrics requests, and drains and exits when told to, or
 // when its primary goes away (the IPC channel closes), so it never outlives the primary.
 import { createLogger } from './log.ts';
-import { createMetrics, type PierMetrics } from './metrics.ts';
+import { ProxyMetrics, proxyMetricsJson } from './proxy-metrics.ts';
 import { ProxyServer } from './server.ts';
 import type { PrimaryMessage, WorkerMessage } from './workers.ts';
 
@@ -12,7 +12,7 @@ const EXIT_CANNOT_SERVE = 1;
 export function runWorker(): void {
   let log = createLogger('info');
   let proxy: ProxyServer | null = null;
-  let metrics: PierMetrics | null = null;
+  let metrics: ProxyMetrics | null = null;
   let drainMs = 0;
   let stopping = false;
 
@@ -31,7 +31,7 @@ export function runWorker(): void {
       case 'start': {
         log = createLogger(message.logLevel);
         drainMs = message.drainMs;
-        metrics = createMetrics();
+        metrics = new ProxyMetrics();
         proxy = new ProxyServer(message.options, metrics);
         // The table first, then the ports: this worker never answers from an empty or old table.
         if (message.spec) proxy.swap(message.spec);
@@ -62,7 +62,7 @@ export function runWorker(): void {
         send({ type: 'pong', id: message.id });
         return;
       case 'metrics':
-        void (metrics?.registry.getMetricsAsJSON() ?? Promise.resolve([])).then((json) => send({ type: 'metrics', id: message.id, metrics: json }));
+        send({ type: 'metrics', id: message.id, metrics: metrics ? proxyMetricsJson(metrics) : [] });
         return;
       case 'stop':
         void stop(message.drainMs);

@@ -7,6 +7,7 @@
 // makes the TLS state the workers share (the fake certificate, the session-ticket keys) and
 // rotates the keys for all of them at once.
 import cluster, { type Worker } from 'node:cluster';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from './log.ts';
@@ -36,8 +37,11 @@ export type WorkerMessage =
   | { readonly type: 'pong'; readonly id: number }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson };
 
-/** The worker's entry point; Node runs its TypeScript directly. */
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+/**
+ * The worker's entry point, beside this module and in the same form: `.ts` from the sources, `.js`
+ * in the image's compiled build (tsc rewrites import specifiers, not this URL).
+ */
+const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 /** How often each worker is asked to answer... */
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** ...and how long it may go without answering anything before it counts as hung and is killed. */

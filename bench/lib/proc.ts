@@ -48,3 +48,17 @@ export function rssMiB(pid: number): number {
   }
   return kib / 1024;
 }
+
+function processRssMiB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(match?.[1] ?? 0) / 1024;
+  } catch {
+    return 0; // exited meanwhile
+  }
+}
+
+/** Resident memory of a process and, separately, of each of its direct children (Pier's primary and its workers). */
+export function rssOfPrimaryAndChildren(pid: number): { primaryMiB: number; childrenMiB: number[] } {
+  return { primaryMiB: processRssMiB(pid), childrenMiB: childrenOf(pid).map(processRssMiB) };
+}

@@ -1,11 +1,12 @@
 // What can be checked about the image without a Docker engine: the Dockerfile's stages, the
 // runtime user, the entrypoint, the build context, and that the entrypoint command runs.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RUN_AS_ID } from '../../charts-ts/names.ts';
 
@@ -78,23 +79,23 @@ describe('the Dockerfile', () => {
     assert.equal(RUN_AS_ID, 101);
   });
 
-  it('starts bin/pier.mjs with node, in controller mode unless told otherwise', () => {
-    assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), ['node', 'bin/pier.mjs']);
+  it('starts the compiled operator/pier.js with node, in controller mode unless told otherwise', () => {
+    assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), ['node', 'operator/pier.js']);
     assert.deepEqual(JSON.parse(last(runtime, 'CMD') ?? 'null'), ['controller']);
-    assert.ok(existsSync(join(repoRoot, 'bin', 'pier.mjs')));
+    assert.ok(existsSync(join(repoRoot, 'operator', 'pier.ts')));
   });
 
-  it('ships the sources and package.json in the runtime stage', () => {
+  it('ships package.json and the JavaScript that tsconfig.build.json emits, not the TypeScript sources', () => {
     const copied = runtime.instructions
       .filter((instruction) => instruction.keyword === 'COPY')
-      .flatMap((instruction) => instruction.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1))
-      .map((source) => source.replace(/^\/app\//, ''));
-    for (const needed of ['package.json', 'package-lock.json', 'bin', 'operator', 'proxy']) {
+      .flatMap((instruction) => instruction.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
+    for (const needed of ['package.json', 'package-lock.json', '/app/build/operator', '/app/build/proxy']) {
       assert.ok(copied.includes(needed), `runtime stage doesn't copy ${needed}`);
     }
+    assert.ok(runs(stages[0]!).some((run) => run.includes('tsc -p tsconfig.build.json')), 'the build stage emits with tsconfig.build.json');
   });
 
-  it('has no transpiler among the production dependencies: Node runs the TypeScript itself', () => {
+  it('has no transpiler among the production dependencies: the image runs the JavaScript tsc emits', () => {
     const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
     for (const transpiler of ['tsx', 'ts-node', 'esbuild', 'typescript', '@swc/core']) {
       assert.equal(manifest.dependencies?.[transpiler], undefined, `${transpiler} is a production dependency`);
@@ -123,25 +124,56 @@ describe('the .dockerignore', () => {
 });
 
 describe('the image\'s entrypoint command', () => {
-  it('answers --help and prints routes from what the runtime stage holds: its folders and production dependencies only', (t) => {
-    // The runtime stage, without a Docker engine: the folders it copies, then `npm ci --omit=dev`
-    // from npm's cache. What a dev dependency (tsx, TypeScript) used to hide would fail here.
-    const app = mkdtempSync(join(tmpdir(), 'pier-image-'));
-    t.after(() => rmSync(app, { recursive: true, force: true }));
-    for (const path of ['package.json', 'package-lock.json', 'bin', 'operator', 'proxy']) cpSync(join(repoRoot, path), join(app, path), { recursive: true });
+  // The runtime stage without a Docker engine: tsc's output for the folders it copies, package.json,
+  // then `npm ci --omit=dev` from npm's cache. What a dev dependency would hide fails here.
+  const app = mkdtempSync(join(tmpdir(), 'pier-image-'));
+  after(() => rmSync(app, { recursive: true, force: true }));
+  const entrypoint: string[] = JSON.parse(last(runtime, 'ENTRYPOINT') ?? '[]');
+  const [command = 'node', ...args] = entrypoint;
+  const pier = (extra: string[]) => spawn(command === 'node' ? process.execPath : command, [...args, ...extra], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pierSync = (extra: string[]) => spawnSync(command === 'node' ? process.execPath : command, [...args, ...extra], { cwd: app, encoding: 'utf8', timeout: HELP_TIMEOUT_MS });
+
+  before(() => {
+    const build = join(app, 'build');
+    const emitted = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', build], { cwd: repoRoot, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS });
+    assert.equal(emitted.status, 0, emitted.stdout + emitted.stderr);
+    for (const folder of ['operator', 'proxy']) renameSync(join(build, folder), join(app, folder));
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(repoRoot, file), join(app, file));
     const install = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS });
     assert.equal(install.status, 0, install.stderr);
-    assert.ok(!existsSync(join(app, 'node_modules', 'tsx')) && !existsSync(join(app, 'node_modules', 'typescript')));
+  });
 
-    const entrypoint: string[] = JSON.parse(last(runtime, 'ENTRYPOINT') ?? '[]');
-    const [command = 'node', ...args] = entrypoint;
-    const run = (extra: string[]) => spawnSync(command === 'node' ? process.execPath : command, [...args, ...extra], { cwd: app, encoding: 'utf8', timeout: HELP_TIMEOUT_MS });
-    const help = run(['--help']);
+  it('holds JavaScript only, and no transpiler', () => {
+    assert.ok(existsSync(join(app, 'operator', 'pier.js')));
+    assert.ok(!existsSync(join(app, 'operator', 'pier.ts')));
+    for (const transpiler of ['tsx', 'typescript', 'esbuild']) assert.ok(!existsSync(join(app, 'node_modules', transpiler)), transpiler);
+  });
+
+  it('answers --help and prints the example\'s routes', () => {
+    const help = pierSync(['--help']);
     assert.equal(help.status, 0, `${help.stdout}\n${help.stderr}`);
     assert.match(help.stdout + help.stderr, /controller/);
-    const routes = run(['routes', '--manifests', join(repoRoot, 'examples'), '--output', 'json']);
+    const routes = pierSync(['routes', '--manifests', join(repoRoot, 'examples'), '--output', 'json']);
     assert.equal(routes.status, 0, routes.stderr);
     assert.match(routes.stdout, /ngx\.myingress\.com/);
-    assert.doesNotMatch(routes.stderr, /ExperimentalWarning/);
+    assert.doesNotMatch(routes.stderr, /Warning/);
+  });
+
+  it('serves with two proxy workers, which start from the compiled worker entry point', async () => {
+    const serve = pier(['serve', '--manifests', join(repoRoot, 'examples'), '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--healthz-port=0', '--default-server-port=0', '--workers=2']);
+    let output = '';
+    serve.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    serve.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    try {
+      const deadline = Date.now() + HELP_TIMEOUT_MS;
+      while (!/listening .*healthz=\d+/.test(output) && serve.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((output.match(/proxy worker ready/g) ?? []).length, 2, output);
+      const healthz = Number(/listening .*healthz=(\d+)/.exec(output)?.[1]);
+      const response = await fetch(`http://127.0.0.1:${healthz}/healthz`);
+      assert.equal(response.status, 200, output);
+    } finally {
+      serve.kill('SIGTERM');
+      await once(serve, 'exit');
+    }
   });
 });
