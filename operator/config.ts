@@ -1,6 +1,7 @@
 // Command-line flags, with ingress-nginx's names. Parsed once, here, with zod; everything else
 // receives the resulting Config. A bad flag is a FlagError, which the CLI turns into exit code 2.
 import { availableParallelism } from 'node:os';
+import { readCgroupCpuLimit, workersFor } from './cpu-limit.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -66,8 +67,8 @@ const FLAGS = {
   'proxy-send-timeout': { schema: duration.default(60_000), help: 'timeout between two writes to an upstream (default 60s)' },
   workers: {
     // Read once here, at the edge, like every other default.
-    schema: z.coerce.number().int().min(1).default(availableParallelism),
-    help: 'proxy worker processes sharing the HTTP/HTTPS ports (default: the number of CPUs; 1 runs one process)',
+    schema: z.coerce.number().int().min(1).default(() => workersFor(readCgroupCpuLimit(), availableParallelism())),
+    help: "proxy worker processes sharing the HTTP/HTTPS ports (default: the CPUs the container's CPU limit allows, else the machine's; 1 runs one process)",
   },
   'shutdown-grace-period': { schema: duration.default(30_000), help: 'how long to let requests under way finish on SIGTERM (default 30s)' },
   output: { schema: z.enum(['table', 'json']).default('table'), help: '`pier routes` output: table or json' },

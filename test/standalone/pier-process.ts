@@ -23,6 +23,8 @@ export interface StartPierOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Run with Pier's own --workers default (the CPU count) instead of this helper's --workers=1. */
   readonly defaultWorkers?: boolean;
+  /** A cgroup directory to start Pier in (its pid goes into cgroup.procs before Pier starts). */
+  readonly cgroup?: string;
 }
 
 /**
@@ -37,7 +39,10 @@ function workerArgs(args: readonly string[], options: StartPierOptions): string[
 
 /** Starts `pier <args>` on free loopback ports (the port flags given here override any in `args`). */
 export async function startPier(args: string[], options: StartPierOptions = {}): Promise<PierProcess> {
-  const child = spawn(process.execPath, [PIER_BIN, ...args, ...workerArgs(args, options), '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'], {
+  const command = [process.execPath, PIER_BIN, ...args, ...workerArgs(args, options), '--bind-address=127.0.0.1', '--healthz-bind-address=127.0.0.1', '--http-port=0', '--https-port=0', '--default-server-port=0', '--healthz-port=0'];
+  // A shell that moves itself into the cgroup, then becomes Pier: Pier starts inside it.
+  const [file, ...argv] = options.cgroup ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', options.cgroup, ...command] : command;
+  const child = spawn(file as string, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -10,6 +10,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuLimitedCgroup } from '../helpers/cgroup.ts';
 import { startPier, type PierProcess } from '../standalone/pier-process.ts';
 import { handshake, httpsGetOnNewConnection, type HttpsExchange } from '../helpers/certs.ts';
 import { INGRESS_CLASS_YAML, backendManifest } from '../helpers/manifests.ts';
@@ -314,6 +315,39 @@ describe('stopping pier serve --workers=2', () => {
 });
 
 describe('pier serve with the default --workers', () => {
+  it('runs one process, with no workers, in a container limited to half a CPU on a machine with more', { timeout: 30_000 }, async () => {
+    assert.ok(availableParallelism() >= 2, 'this test needs a machine with at least 2 CPUs to tell the limit from the CPU count');
+    const backend = await startBackend();
+    const dir = await manifestDir('pier-workers-cgroup-', backend.port);
+    const cgroup = cpuLimitedCgroup(0.5, 'pier-half-cpu');
+    const pier = await startPier(['serve', '--manifests', dir], { defaultWorkers: true, cgroup: cgroup.dir });
+    try {
+      assert.equal(workerPids(pier).size, 0);
+      assert.deepEqual(await get(pier.ports.http, 'alpha.example', '/x'), { status: 200, body: 'backend /x' });
+    } finally {
+      assert.equal(await pier.stop(), 0);
+      cgroup.remove();
+      backend.server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs two workers in a container limited to 1.5 CPUs (rounded up)', { timeout: 30_000 }, async () => {
+    const backend = await startBackend();
+    const dir = await manifestDir('pier-workers-cgroup-', backend.port);
+    const cgroup = cpuLimitedCgroup(1.5, 'pier-one-and-a-half-cpu');
+    const pier = await startPier(['serve', '--manifests', dir], { defaultWorkers: true, cgroup: cgroup.dir });
+    try {
+      assert.equal(workerPids(pier).size, Math.min(2, availableParallelism()));
+      assert.deepEqual(await get(pier.ports.http, 'alpha.example', '/x'), { status: 200, body: 'backend /x' });
+    } finally {
+      assert.equal(await pier.stop(), 0);
+      cgroup.remove();
+      backend.server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs one proxy process per CPU and serves through them', { timeout: 30_000 }, async () => {
     const backend = await startBackend();
     const dir = await manifestDir('pier-workers-default-', backend.port);
