@@ -2,10 +2,13 @@
 // side by side in one run, in alternating rounds, as ratios. Writes its table into BENCHMARKS.md.
 // Usage: node bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
 //          [--baseline <git ref> [--baseline-node <node binary>]] [--also-node <version> ...]
+//          [--also-flags '<node flags>' ...] [--also-ts]
 // --baseline adds Pier as of that commit (checked out into a temporary git worktree) as one more
 // target in the same alternating rounds, so a change is measured before and after in one run.
 // --also-node adds this Pier on another Node release (its official build, from the npm registry's
-// node-linux-<arch> package), to compare Node lines in the same rounds.
+// node-linux-<arch> package), to compare Node lines in the same rounds; --also-flags adds this Pier
+// started with those Node flags (V8 heap settings, say); --also-ts adds it run from the TypeScript
+// sources (Node stripping the types) instead of the image's compiled JavaScript.
 // Besides throughput it records each Pier's footprint: start-up time (spawn to listening port) and
 // the RSS of the primary and of each worker, idle (3 s after start) and after load.
 // Installs nginx and wrk from Debian on first use (root). Everything runs on 127.0.0.1.
@@ -30,6 +33,8 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     'baseline-node': { type: 'string' },
     'also-node': { type: 'string', multiple: true, default: [] },
+    'also-flags': { type: 'string', multiple: true, default: [] },
+    'also-ts': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -62,6 +67,7 @@ interface PierVariant {
   readonly name: string;
   readonly node: string;
   readonly entry: string;
+  readonly nodeFlags?: readonly string[];
 }
 
 interface Footprint {
@@ -152,7 +158,8 @@ function footprintOf(pid: number): { primaryMiB: number; workerMiB: number | nul
 }
 
 function startPier(variant: PierVariant, args: readonly string[]): ChildProcess {
-  return spawn(variant.node, [variant.entry, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Flags before the script; node:cluster gives the workers the primary's flags too.
+  return spawn(variant.node, [...(variant.nodeFlags ?? []), variant.entry, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** Starts the variant alone, times it to its listening port, reads its idle RSS, stops it. */
@@ -190,6 +197,14 @@ function buildAsTheImageDoes(dir: string): string {
   spawnSync('cp', [join(ROOT, 'package.json'), dir]);
   spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
   return join(dir, 'operator', 'pier.js');
+}
+
+/** The Node flags the image starts Pier with: what its ENTRYPOINT has between `node` and the script. */
+async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  const entrypoint = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
+  const command: string[] = entrypoint ? JSON.parse(entrypoint) : [];
+  return command.slice(1).filter((arg) => arg.startsWith('--'));
 }
 
 const mib = (value: number | null): string => (value === null ? '-' : value.toFixed(0));
@@ -253,11 +268,13 @@ try {
   await waitForLine(replyFrom, 'ready');
 
   const compiled = buildAsTheImageDoes(join(tmp, 'build'));
+  const imageFlags = await imageNodeFlags();
   const variants: PierVariant[] = [
-    { name: 'pier', node: process.execPath, entry: compiled },
-    { name: 'pier from .ts', node: process.execPath, entry: join(ROOT, 'bin/pier.mjs') },
+    { name: 'pier', node: process.execPath, entry: compiled, nodeFlags: imageFlags },
+    ...(values['also-ts'] ? [{ name: 'pier from .ts', node: process.execPath, entry: join(ROOT, 'bin/pier.mjs') }] : []),
+    ...(values['also-flags'] ?? []).map((flags) => ({ name: `pier ${flags}`, node: process.execPath, entry: compiled, nodeFlags: flags.split(/\s+/) })),
     ...(baselineRoot ? [{ name: BASELINE_NAME, node: BASELINE_NODE, entry: join(baselineRoot, 'bin/pier.mjs') }] : []),
-    ...OTHER_NODE_VERSIONS.map((version) => ({ name: `pier on Node ${version}`, node: nodeBinary(version, tmp), entry: compiled })),
+    ...OTHER_NODE_VERSIONS.map((version) => ({ name: `pier on Node ${version}`, node: nodeBinary(version, tmp), entry: compiled, nodeFlags: imageFlags })),
   ];
   const nodeVersions = new Map(variants.map((variant) => [variant.name, spawnSync(variant.node, ['--version'], { encoding: 'utf8' }).stdout.trim()]));
 
@@ -383,9 +400,10 @@ function runWrkWarmup(port: number, path: string, connections: number): void {
 const nginxVersion = spawnSync('sh', ['-c', 'nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1'], { encoding: 'utf8' }).stdout.trim();
 const report = [
   '<!-- data-plane:start -->',
-  `Run on ${started.toISOString()} with \`node bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}${values['baseline-node'] ? ` --baseline-node ${values['baseline-node']}` : ''}${OTHER_NODE_VERSIONS.map((version) => ` --also-node ${version}`).join('')}\``,
+  `Run on ${started.toISOString()} with \`node bench/data-plane.ts --rounds ${ROUNDS} --duration ${DURATION_S} --workers ${WORKER_COUNTS.join(',')}${BASELINE_REF ? ` --baseline ${BASELINE_REF}` : ''}${values['baseline-node'] ? ` --baseline-node ${values['baseline-node']}` : ''}${OTHER_NODE_VERSIONS.map((version) => ` --also-node ${version}`).join('')}${(values['also-flags'] ?? []).map((flags) => ` --also-flags '${flags}'`).join('')}${values['also-ts'] ? ' --also-ts' : ''}\``,
   `(${cpus().length} cores, Node ${process.version}, ${nginxVersion}; wrk -t1, keep-alive, ${DURATION_S} s per round, ${ROUNDS} alternating rounds per target after a 2 s warm-up;`,
   'backend: one Node http process; CPU and RSS are the proxy\'s whole process tree, from /proc).',
+  `\`pier\` runs as the image runs it: the JavaScript tsc emits (tsconfig.build.json), started with the Dockerfile's \`node ${(await imageNodeFlags()).join(' ')}\`.`,
   '',
   ...sections,
   '<!-- data-plane:end -->',

@@ -15,9 +15,55 @@ const ENDPOINT_DEREGISTRATION_SECONDS = 5;
 const HEALTH_PATH = '/healthz';
 const SCRATCH_DIR = '/tmp';
 
-/** ingress-nginx's requests, so a swap doesn't change scheduling. No limits: a proxy throttled on CPU adds latency to every request. */
-const CPU_REQUEST_MILLIS = 100;
-const MEMORY_REQUEST_MIB = 90;
+/**
+ * Memory per process, measured (BENCHMARKS.md, "Footprint"; RSS, which counts the Node binary's
+ * shared pages in every process, so the sums overstate a little): idle, and the most seen under load.
+ */
+const MEMORY_MIB = {
+  primary: { idle: 100, loaded: 100 },
+  worker: { idle: 80, loaded: 150 },
+} as const;
+/** Room above the loaded figure before the kernel's OOM killer, for bursts and many connections. */
+const MEMORY_LIMIT_HEADROOM = 1.5;
+
+/** Proxy worker processes per pod when neither `workers` nor a CPU limit says otherwise. */
+export const DEFAULT_WORKERS = 2;
+
+/** The variable the CPU limit reaches the container in (downward API), for `--workers=$(...)`. */
+const CPU_LIMIT_ENV = 'PIER_CPU_LIMIT';
+
+export interface ControllerResources {
+  /** CPU request and optional limit, in millicores. */
+  readonly cpu: { readonly requestMillis: number; readonly limitMillis?: number };
+  /** Memory request and limit, in MiB. */
+  readonly memory: { readonly requestMiB: number; readonly limitMiB: number };
+}
+
+/** --workers=1 runs the proxy in the primary: one process. */
+function processes(workers: number): { primaries: number; workers: number } {
+  return workers === 1 ? { primaries: 1, workers: 0 } : { primaries: 1, workers };
+}
+
+/**
+ * Requests and limits from the measured footprint for this many workers: memory requested for
+ * idle, limited at the loaded figure plus headroom. CPU: ingress-nginx's 100m request, and no
+ * limit unless asked (CFS throttling adds latency to every request once a proxy hits it).
+ */
+export function measuredResources(workers: number): ControllerResources {
+  const count = processes(workers);
+  const idle = count.primaries * MEMORY_MIB.primary.idle + count.workers * MEMORY_MIB.worker.idle;
+  const loaded = count.primaries * MEMORY_MIB.primary.loaded + count.workers * MEMORY_MIB.worker.loaded;
+  return {
+    cpu: { requestMillis: 100 },
+    memory: { requestMiB: Math.ceil(idle / 16) * 16, limitMiB: Math.ceil((loaded * MEMORY_LIMIT_HEADROOM) / 64) * 64 },
+  };
+}
+
+/** How many workers a pod runs: the prop, else one per CPU of the limit (rounded up), else the default. */
+export function workersOf(workers: number | undefined, cpuLimitMillis: number | undefined): number {
+  if (workers !== undefined) return workers;
+  return cpuLimitMillis !== undefined ? Math.max(1, Math.ceil(cpuLimitMillis / 1000)) : DEFAULT_WORKERS;
+}
 
 /** Lets an unprivileged process bind 80 and 443 even where file capabilities can't apply (allowPrivilegeEscalation: false). */
 const UNPRIVILEGED_PORTS_SYSCTL = { name: 'net.ipv4.ip_unprivileged_port_start', value: '0' };
@@ -31,8 +77,12 @@ export interface ControllerDeploymentProps {
   readonly replicas: number;
   /** ServiceAccount the pods run as. */
   readonly serviceAccount: kplus.IServiceAccount;
-  /** Flags after `controller`, in order. */
+  /** Flags after `controller`, in order (`--workers` is added here). */
   readonly args: readonly string[];
+  /** `--workers`; absent: from the CPU limit through the downward API when there is one, else DEFAULT_WORKERS. */
+  readonly workers?: number;
+  /** Absent: measuredResources() for the worker count. */
+  readonly resources?: ControllerResources;
 }
 
 /**
@@ -67,12 +117,17 @@ export class ControllerDeployment extends Construct {
     this.deployment.select(kplus.LabelSelector.of({ labels: { ...CONTROLLER_SELECTOR_LABELS } }));
 
     const scratch = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp');
+    const workers = workersOf(props.workers, props.resources?.cpu.limitMillis);
+    const resources = props.resources ?? measuredResources(workers);
+    // With a CPU limit and no explicit count, the pod reads its limit at start (rounded up to whole
+    // CPUs), so a limit changed on the cluster (a LimitRange, an edit) still sizes the workers.
+    const workersFromLimit = props.workers === undefined && resources.cpu.limitMillis !== undefined;
     this.deployment.addContainer({
       name: 'controller',
       image: props.image,
       // A tagged release doesn't change; and skaffold's locally loaded dev images can't be pulled.
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      args: ['controller', ...props.args],
+      args: ['controller', ...props.args, workersFromLimit ? `--workers=$(${CPU_LIMIT_ENV})` : `--workers=${workers}`],
       ports: [
         { name: 'http', number: Ports.http },
         { name: 'https', number: Ports.https },
@@ -81,12 +136,16 @@ export class ControllerDeployment extends Construct {
       envVariables: {
         POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
         POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+        ...(workersFromLimit ? { [CPU_LIMIT_ENV]: kplus.EnvValue.fromResource(kplus.ResourceFieldPaths.CPU_LIMIT, { divisor: '1' }) } : {}),
       },
       liveness: kplus.Probe.fromHttpGet(HEALTH_PATH, { port: Ports.metrics }),
       readiness: kplus.Probe.fromHttpGet(HEALTH_PATH, { port: Ports.metrics }),
       resources: {
-        cpu: { request: kplus.Cpu.millis(CPU_REQUEST_MILLIS) },
-        memory: { request: Size.mebibytes(MEMORY_REQUEST_MIB) },
+        cpu: {
+          request: kplus.Cpu.millis(resources.cpu.requestMillis),
+          ...(resources.cpu.limitMillis !== undefined ? { limit: kplus.Cpu.millis(resources.cpu.limitMillis) } : {}),
+        },
+        memory: { request: Size.mebibytes(resources.memory.requestMiB), limit: Size.mebibytes(resources.memory.limitMiB) },
       },
       securityContext: {
         user: RUN_AS_ID,
@@ -99,8 +158,8 @@ export class ControllerDeployment extends Construct {
       // drains within terminationGracePeriodSeconds. An exec `sleep`, because the kubelet's own
       // `sleep` action (1.30+) is a field the -27 L1 types drop when they serialize.
       lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENDPOINT_DEREGISTRATION_SECONDS)]) },
-      // The root filesystem is read-only; tsx caches its transforms in os.tmpdir(), and Node and
-      // the self-signed fallback certificate may need scratch files too.
+      // The root filesystem is read-only; Node and the self-signed fallback certificate may need
+      // scratch files.
       volumeMounts: [{ path: SCRATCH_DIR, volume: scratch }],
     });
     this.patchWhatPlusCannotExpress();

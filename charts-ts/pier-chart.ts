@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ControllerConfigMap } from './config-map.ts';
-import { ControllerDeployment, controllerArgs } from './controller.ts';
+import { ControllerDeployment, controllerArgs, type ControllerResources } from './controller.ts';
 import { PierIngressClass } from './ingress-class.ts';
 import { IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME } from './names.ts';
 import { PierNamespace } from './namespace.ts';
@@ -56,6 +56,16 @@ export interface PierChartProps {
    * @default {}
    */
   readonly config?: Readonly<Record<string, string>>;
+  /**
+   * Proxy worker processes per pod (`--workers`).
+   * @default one per CPU of `resources.cpu.limitMillis` when set (read by the pod through the downward API), else 2
+   */
+  readonly workers?: number;
+  /**
+   * CPU and memory requests and limits of the controller container.
+   * @default measured for the worker count (BENCHMARKS.md): 100m CPU requested, no CPU limit, memory for idle requested and for load limited
+   */
+  readonly resources?: ControllerResources;
 }
 
 export const PIER_DEFAULTS = {
@@ -68,15 +78,25 @@ export const PIER_DEFAULTS = {
   statusPublishing: { publishService: true },
   electionId: 'pier-leader',
   config: {},
-} as const satisfies Required<PierChartProps>;
+} as const satisfies Omit<Required<PierChartProps>, 'workers' | 'resources'>;
 
 /** Everything `kubectl apply -f dist/` installs: one object per concern, the Namespace first. */
 export class PierChart extends Chart {
   constructor(scope: Construct, id: string, props: PierChartProps = {}) {
     super(scope, id, { labels: { 'app.kubernetes.io/name': PIER_NAME, 'app.kubernetes.io/part-of': PIER_NAME } });
-    const settings: Required<PierChartProps> = { ...PIER_DEFAULTS, ...withoutUndefined(props) };
+    const settings = { ...PIER_DEFAULTS, ...withoutUndefined(props) };
     if (!Number.isInteger(settings.replicas) || settings.replicas < 0) {
       throw new Error(`replicas must be a whole number >= 0, not ${settings.replicas}`);
+    }
+    if (settings.workers !== undefined && (!Number.isInteger(settings.workers) || settings.workers < 1)) {
+      throw new Error(`workers must be a whole number >= 1, not ${settings.workers}`);
+    }
+    const resources = settings.resources;
+    if (resources && resources.memory.requestMiB > resources.memory.limitMiB) {
+      throw new Error(`resources.memory: the request (${resources.memory.requestMiB} MiB) is above the limit (${resources.memory.limitMiB} MiB)`);
+    }
+    if (resources?.cpu.limitMillis !== undefined && resources.cpu.requestMillis > resources.cpu.limitMillis) {
+      throw new Error(`resources.cpu: the request (${resources.cpu.requestMillis}m) is above the limit (${resources.cpu.limitMillis}m)`);
     }
     const namespace = settings.namespace;
 
@@ -99,6 +119,8 @@ export class PierChart extends Chart {
       image: settings.image,
       replicas: settings.replicas,
       serviceAccount: rbac.serviceAccount,
+      ...(settings.workers !== undefined ? { workers: settings.workers } : {}),
+      ...(settings.resources !== undefined ? { resources: settings.resources } : {}),
       args: [
         ...statusPublishingArgs(settings.statusPublishing, service.reference),
         ...controllerArgs({

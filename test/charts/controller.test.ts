@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findObject, synthesizePier, type Manifest } from './synthesize.ts';
+import { measuredResources, workersOf } from '../../charts-ts/controller.ts';
 
 function podSpec(props: Parameters<typeof synthesizePier>[0] = {}): Manifest['spec'] {
   return findObject(synthesizePier(props), 'Deployment', 'pier-controller').spec.template.spec;
@@ -22,6 +23,7 @@ const DEFAULT_ARGS = [
   '--http-port=80',
   '--https-port=443',
   '--healthz-port=10254',
+  '--workers=2',
 ];
 
 describe('the controller Deployment', () => {
@@ -114,8 +116,47 @@ describe('the controller Deployment', () => {
     ]);
   });
 
-  it('requests ingress-nginx\'s 100m CPU and 90Mi memory, with no limits', () => {
-    assert.deepEqual(controllerContainer().resources, { requests: { cpu: '100m', memory: '90Mi' } });
+  it('runs two workers by default, with ingress-nginx\'s 100m CPU request, no CPU limit, and memory sized from the measured footprint of a primary and two workers', () => {
+    const container = controllerContainer();
+    assert.equal(container.args.at(-1), '--workers=2');
+    const measured = measuredResources(2);
+    assert.deepEqual(container.resources, { requests: { cpu: '100m', memory: `${measured.memory.requestMiB}Mi` }, limits: { memory: `${measured.memory.limitMiB}Mi` } });
+    assert.ok(!container.env.some((variable: { name: string }) => variable.name === 'PIER_CPU_LIMIT'));
+  });
+
+  it('sizes memory for the primary plus each worker: more workers, more memory, and one process for --workers=1', () => {
+    const one = measuredResources(1);
+    const two = measuredResources(2);
+    const four = measuredResources(4);
+    assert.ok(one.memory.requestMiB < two.memory.requestMiB && two.memory.requestMiB < four.memory.requestMiB);
+    assert.ok(one.memory.limitMiB < two.memory.limitMiB && two.memory.limitMiB < four.memory.limitMiB);
+    for (const resources of [one, two, four]) assert.ok(resources.memory.requestMiB < resources.memory.limitMiB);
+    const container = controllerContainer({ workers: 4 });
+    assert.equal(container.args.at(-1), '--workers=4');
+    assert.equal(container.resources.requests.memory, `${four.memory.requestMiB}Mi`);
+  });
+
+  it('with a CPU limit, passes it to --workers through the downward API, rounded up to whole CPUs', () => {
+    const container = controllerContainer({ resources: { cpu: { requestMillis: 500, limitMillis: 1500 }, memory: { requestMiB: 256, limitMiB: 512 } } });
+    assert.equal(container.args.at(-1), '--workers=$(PIER_CPU_LIMIT)');
+    assert.deepEqual(container.env.find((variable: { name: string }) => variable.name === 'PIER_CPU_LIMIT'), {
+      name: 'PIER_CPU_LIMIT',
+      valueFrom: { resourceFieldRef: { resource: 'limits.cpu', divisor: '1' } },
+    });
+    assert.deepEqual(container.resources, { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '1500m', memory: '512Mi' } });
+    assert.equal(workersOf(undefined, 1500), 2);
+  });
+
+  it('lets an explicit worker count win over the CPU limit', () => {
+    const container = controllerContainer({ workers: 3, resources: { cpu: { requestMillis: 100, limitMillis: 1000 }, memory: { requestMiB: 256, limitMiB: 512 } } });
+    assert.equal(container.args.at(-1), '--workers=3');
+    assert.ok(!container.env.some((variable: { name: string }) => variable.name === 'PIER_CPU_LIMIT'));
+  });
+
+  it('refuses a worker count below one and requests above limits', () => {
+    assert.throws(() => synthesizePier({ workers: 0 }), /workers must be a whole number >= 1/);
+    assert.throws(() => synthesizePier({ resources: { cpu: { requestMillis: 100 }, memory: { requestMiB: 512, limitMiB: 256 } } }), /resources\.memory: the request \(512 MiB\) is above the limit/);
+    assert.throws(() => synthesizePier({ resources: { cpu: { requestMillis: 2000, limitMillis: 1000 }, memory: { requestMiB: 256, limitMiB: 512 } } }), /resources\.cpu: the request \(2000m\) is above the limit/);
   });
 
   it('mounts a writable emptyDir at /tmp because the root filesystem is read-only', () => {

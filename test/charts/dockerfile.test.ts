@@ -74,13 +74,19 @@ describe('the Dockerfile', () => {
     assert.equal(manifest.engines?.node, `>=${pinned.split('.').slice(0, 2).join('.')} <${Number(major) + 1}`);
   });
 
+  it('is tested on that same pinned Node: npm puts the `node` package first on the PATH of npm test', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    assert.equal(process.version, `v${manifest.devDependencies?.node}`);
+    assert.equal(manifest.allowScripts?.node, true, 'npm 11 runs the node package\'s install script (which fetches the binary) only when allowScripts approves it');
+  });
+
   it('runs as 101:101, the user the chart\'s securityContext names', () => {
     assert.equal(last(runtime, 'USER'), `${RUN_AS_ID}:${RUN_AS_ID}`);
     assert.equal(RUN_AS_ID, 101);
   });
 
   it('starts the compiled operator/pier.js with node, in controller mode unless told otherwise', () => {
-    assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), ['node', 'operator/pier.js']);
+    assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), ['node', '--max-semi-space-size=4', 'operator/pier.js']);
     assert.deepEqual(JSON.parse(last(runtime, 'CMD') ?? 'null'), ['controller']);
     assert.ok(existsSync(join(repoRoot, 'operator', 'pier.ts')));
   });

@@ -105,6 +105,13 @@ describe('the chart installed with kubectl and run as its ServiceAccount', { ski
     for (const object of manifests) assert.match(applied.stdout, new RegExp(`/${object.metadata.name} (created|configured|unchanged)`));
   });
 
+  it('installs from the committed one-file manifest too: kubectl apply --dry-run=server -f deploy/pier.yaml', async () => {
+    assert.ok(manifests, 'synthesis failed');
+    const dryRun = await kubectl(['apply', '--dry-run=server', '-f', join(repoRoot, 'deploy', 'pier.yaml')]);
+    assert.equal(dryRun.stderr, '', 'kubectl apply --dry-run=server printed warnings or errors');
+    for (const object of manifests) assert.match(dryRun.stdout, new RegExp(`/${object.metadata.name} (created|configured|unchanged) \\(server dry run\\)`));
+  });
+
   it("serves an Ingress applied with kubectl and publishes the controller node's address, with no missing permission", { timeout: 120_000 }, async () => {
     assert.ok(manifests, 'synthesis failed');
     const deployment = manifests.find((object) => object.kind === 'Deployment')!;
