@@ -16,12 +16,14 @@ const HEALTH_PATH = '/healthz';
 const SCRATCH_DIR = '/tmp';
 
 /**
- * Memory per process, measured (BENCHMARKS.md, "Footprint"; RSS, which counts the Node binary's
- * shared pages in every process, so the sums overstate a little): idle, and the most seen under load.
+ * Memory per process in MiB, measured (BENCHMARKS.md, "Footprint", Node 26 with the image's flags;
+ * RSS, which counts the Node binary's shared pages in every process, so the sums overstate a
+ * little): idle, and the most seen under load. With --workers=1 the one process also proxies.
  */
 const MEMORY_MIB = {
-  primary: { idle: 100, loaded: 100 },
-  worker: { idle: 80, loaded: 150 },
+  singleProcess: { idle: 96, loaded: 128 },
+  primary: { idle: 96, loaded: 96 },
+  worker: { idle: 80, loaded: 120 },
 } as const;
 /** Room above the loaded figure before the kernel's OOM killer, for bursts and many connections. */
 const MEMORY_LIMIT_HEADROOM = 1.5;
@@ -39,20 +41,15 @@ export interface ControllerResources {
   readonly memory: { readonly requestMiB: number; readonly limitMiB: number };
 }
 
-/** --workers=1 runs the proxy in the primary: one process. */
-function processes(workers: number): { primaries: number; workers: number } {
-  return workers === 1 ? { primaries: 1, workers: 0 } : { primaries: 1, workers };
-}
-
 /**
  * Requests and limits from the measured footprint for this many workers: memory requested for
  * idle, limited at the loaded figure plus headroom. CPU: ingress-nginx's 100m request, and no
  * limit unless asked (CFS throttling adds latency to every request once a proxy hits it).
  */
 export function measuredResources(workers: number): ControllerResources {
-  const count = processes(workers);
-  const idle = count.primaries * MEMORY_MIB.primary.idle + count.workers * MEMORY_MIB.worker.idle;
-  const loaded = count.primaries * MEMORY_MIB.primary.loaded + count.workers * MEMORY_MIB.worker.loaded;
+  // --workers=1 runs the proxy in the primary: one process.
+  const idle = workers === 1 ? MEMORY_MIB.singleProcess.idle : MEMORY_MIB.primary.idle + workers * MEMORY_MIB.worker.idle;
+  const loaded = workers === 1 ? MEMORY_MIB.singleProcess.loaded : MEMORY_MIB.primary.loaded + workers * MEMORY_MIB.worker.loaded;
   return {
     cpu: { requestMillis: 100 },
     memory: { requestMiB: Math.ceil(idle / 16) * 16, limitMiB: Math.ceil((loaded * MEMORY_LIMIT_HEADROOM) / 64) * 64 },

@@ -54,7 +54,7 @@ export function isClientGone(res: ClientResponse): boolean {
 
 /** writeHead with a flat header list; HTTP/2 has no reason phrase (node warns when given one). */
 export function writeResponseHead(res: ClientResponse, status: number, statusText: string, headers: readonly string[]): void {
-  // Node 20 takes a flat array here too (appending duplicates), though @types/node doesn't say so.
+  // Node takes a flat array here too (appending duplicates), though @types/node doesn't say so.
   if (res instanceof Http2ServerResponse) res.writeHead(status, headers as unknown as OutgoingHttpHeaders);
   else if (statusText) res.writeHead(status, statusText, headers as string[]);
   else res.writeHead(status, headers as string[]); // node supplies the standard reason phrase

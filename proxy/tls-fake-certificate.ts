@@ -1,6 +1,6 @@
 // The certificate served when nothing else matches and no --default-ssl-certificate is set: a
 // self-signed one made at start-up with ingress-nginx's subject, so clients and scripts that
-// recognise ingress-nginx's fake certificate recognise Pier's. Node 20 can sign but has no X.509
+// recognise ingress-nginx's fake certificate recognise Pier's. Node can sign but has no X.509
 // builder, so the few DER structures a certificate needs are written here (about 60 lines, no
 // dependency, no `openssl` binary in the image, nothing written to disk).
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';

@@ -58,7 +58,7 @@ const ROLE_CASES: RuleCase[] = [
 ];
 
 /**
- * Cases at once: each fails within seconds once started, but a controller's start (tsx compiling
+ * Cases at once: each fails within seconds once started, but a controller's start (Node loading
  * Pier) is CPU-bound, and fourteen at once on two cores take longer than startPier allows.
  */
 const CONCURRENT_CASES = 4;
