@@ -8,6 +8,7 @@ import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
 import { endpointChanges } from './routes/endpoint-changes.ts';
 import type { RouteComputation, RouteOptions, RouteTableSpec, RouteWarning } from './routes/types.ts';
+import { AnnotationCache } from './annotations/registry.ts';
 import { CertificateCache } from './routes/tls.ts';
 import type { Snapshot } from './store.ts';
 import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
@@ -16,7 +17,13 @@ import { ProxyServer, type BoundPorts, type ProxyOptions } from '../proxy/server
 import { WorkerPool, aggregateMetrics } from '../proxy/workers.ts';
 
 /** The computation's options from the flags; `now` is the clock certificates are checked against. */
-export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = [], now = Date.now(), certificateCache?: CertificateCache): RouteOptions {
+/** What a long-running process keeps between computations, so unchanged objects aren't parsed again. */
+export interface RouteCaches {
+  readonly certificateCache?: CertificateCache;
+  readonly annotationCache?: AnnotationCache;
+}
+
+export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = [], now = Date.now(), caches: RouteCaches = {}): RouteOptions {
   return {
     controllerClass: flags['controller-class'],
     ingressClass: flags['ingress-class'],
@@ -27,7 +34,7 @@ export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readon
     defaultSslCertificate: flags['default-ssl-certificate'] ?? null,
     configMap: flags.configmap ?? null,
     now,
-    ...(certificateCache ? { certificateCache } : {}),
+    ...caches,
   };
 }
 
@@ -52,8 +59,8 @@ export class Runtime {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #health: Server;
-  /** Parsed certificates, kept between computations so an unchanged Secret isn't parsed again. */
-  readonly #certificates = new CertificateCache();
+  /** Parsed certificates and annotations, kept between computations so unchanged objects aren't parsed again. */
+  readonly #caches: RouteCaches = { certificateCache: new CertificateCache(), annotationCache: new AnnotationCache() };
   /** Warnings already logged, so a recomputation doesn't repeat them. */
   #reported = new Set<string>();
   #routesLoaded = false;
@@ -126,7 +133,7 @@ export class Runtime {
    */
   apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = [], onlyEndpointsChanged = false): RouteComputation {
     const started = performance.now();
-    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#certificates));
+    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#caches));
     const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
     const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
     const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);

@@ -1,7 +1,11 @@
 // computeRoutes: Kubernetes objects in, route table, statuses and warnings out. Pure and
 // deterministic: no clock, no I/O, and the same snapshot always gives the same result.
+// It runs named steps in order over one context: ownership, settings, TLS, the translation of each
+// Ingress (annotations, its default backend, its rules with their claims and conflicts), the
+// controller-wide default backend, and the output.
 import type { Ingress, IngressBackend } from '../model.ts';
 import type { Snapshot } from '../store.ts';
+import { AnnotationCache, type IngressAnnotations } from '../annotations/registry.ts';
 import { firstPortOf, portRefOf, resolveServiceBackend } from './backends.ts';
 import { indexClasses, ownership } from './ownership.ts';
 import type {
@@ -18,9 +22,8 @@ import type {
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
 import { prefixKey } from '../../proxy/route-spec.ts';
-import { CertificateCache, resolveTls } from './tls.ts';
-import { controllerSettings } from './https-settings.ts';
-import { BACKEND_PROTOCOLS, type BackendProtocol } from './types.ts';
+import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
+import { controllerSettings, type ControllerSettings } from './https-settings.ts';
 
 const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 
@@ -30,6 +33,28 @@ interface VirtualHostDraft {
   /** Which Ingress holds each (match, path), so the younger of two claimants can be warned. */
   readonly claims: Map<string, ObjectRef>;
   fallback: FallbackSpec | null;
+}
+
+/** What the steps share: the inputs, and the output as it is built. */
+interface Context {
+  readonly snapshot: Snapshot;
+  readonly options: RouteOptions;
+  readonly warnings: RouteWarning[];
+  readonly upstreams: Map<string, UpstreamSpec>;
+  readonly virtualHosts: Map<string, VirtualHostDraft>;
+  readonly settings: ControllerSettings;
+  readonly tls: ResolvedTls;
+  defaultBackend: FallbackSpec | null;
+}
+
+/** One Ingress being translated: its identity, its annotations, and where its warnings go. */
+interface IngressContext {
+  readonly ingress: Ingress;
+  readonly ref: ObjectRef;
+  readonly annotations: IngressAnnotations;
+  readonly warn: (reason: WarningReason, message: string) => void;
+  /** Upstreams whose problem was already reported for this Ingress. */
+  readonly reportedUpstreams: Set<string>;
 }
 
 /** Oldest first; ties broken by namespace, then name, as the semantics doc requires. */
@@ -56,38 +81,22 @@ function describeRef(ref: ObjectRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-/** An annotation that must be "true" or "false": its value, or undefined (with a warning) when it's anything else. */
-function booleanAnnotation(value: string | undefined, name: string, warn: (reason: WarningReason, message: string) => void): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === 'false') return value === 'true';
-  warn('InvalidAnnotation', `annotation ${name}: "${value}" is neither "true" nor "false"; ignored`);
-  return undefined;
+function refOf(ingress: Ingress): ObjectRef {
+  return { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
 }
 
-function backendProtocolOf(value: string | undefined, name: string, warn: (reason: WarningReason, message: string) => void): BackendProtocol {
-  if (value === undefined) return 'HTTP';
-  const upper = value.trim().toUpperCase();
-  if ((BACKEND_PROTOCOLS as readonly string[]).includes(upper)) return upper as BackendProtocol;
-  warn('InvalidAnnotation', `annotation ${name}: "${value}" is not supported (use ${BACKEND_PROTOCOLS.join(', ')}); HTTP is used`);
-  return 'HTTP';
-}
-
-export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteComputation {
-  const warnings: RouteWarning[] = [];
-  const upstreams = new Map<string, UpstreamSpec>();
-  const virtualHosts = new Map<string, VirtualHostDraft>();
-  const ignored: ObjectRef[] = [];
+/** Step 1: the Ingresses Pier serves (oldest first), the ones it leaves alone, and a warning for a missing class of ours. */
+function partitionByOwnership(snapshot: Snapshot, options: RouteOptions, warnings: RouteWarning[]): { served: Ingress[]; ignored: ObjectRef[] } {
   const served: Ingress[] = [];
-  let defaultBackend: FallbackSpec | null = null;
-
+  const ignored: ObjectRef[] = [];
   const classes = indexClasses(snapshot.ingressClasses, options.controllerClass);
   for (const ingress of snapshot.ingresses) {
     const owner = ownership(ingress, classes, options);
-    const ref = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
     if (owner.ours) {
       served.push(ingress);
       continue;
     }
+    const ref = refOf(ingress);
     ignored.push(ref);
     if (owner.missingClass === options.ingressClass) {
       warnings.push({
@@ -98,15 +107,23 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
       });
     }
   }
-  served.sort(byAge);
+  return { served: served.sort(byAge), ignored };
+}
 
+/** Step 2: the controller ConfigMap's settings, with a warning per bad key. */
+function readSettings(snapshot: Snapshot, options: RouteOptions, warnings: RouteWarning[]): ControllerSettings {
   const configMap = options.configMap ? snapshot.configMaps.get(describeRef(options.configMap)) : undefined;
   const { settings, problems } = controllerSettings(configMap);
   for (const problem of problems) {
     warnings.push({ kind: 'ConfigMap', namespace: options.configMap?.namespace, name: options.configMap?.name ?? '', reason: 'InvalidConfigMap', message: problem });
   }
+  return settings;
+}
+
+/** Step 3: certificates by host, for the served Ingresses. */
+function readTls(snapshot: Snapshot, options: RouteOptions, served: readonly Ingress[], warnings: RouteWarning[]): ResolvedTls {
   const defaultSslCertificate = options.defaultSslCertificate ?? null;
-  const tls = resolveTls({
+  return resolveTls({
     snapshot,
     served,
     defaultSslCertificate,
@@ -117,131 +134,155 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
       warnings.push({ kind: ingress ? 'Ingress' : 'Secret', ...where, reason, message });
     },
   });
+}
 
-  for (const ingress of served) {
-    const ref: ObjectRef = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
-    const warn = (reason: WarningReason, message: string): void => {
-      warnings.push({ kind: 'Ingress', ...ref, reason, message });
-    };
-    const reportedUpstreams = new Set<string>();
+/** The upstream id for a backend of this Ingress, or null (with a warning) when it can't be used. */
+function upstreamFor(context: Context, ing: IngressContext, backend: IngressBackend, where: string): string | null {
+  if (!backend.service) {
+    const resource = backend.resource;
+    ing.warn('UnsupportedBackend', `${where}: resource backends (${resource?.kind ?? 'unknown'} ${resource?.name ?? ''}) are not supported; ignored`);
+    return null;
+  }
+  const { protocol } = ing.annotations.backendProtocol;
+  const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service), protocol);
+  context.upstreams.set(resolved.upstream.id, resolved.upstream);
+  if (resolved.problem && !ing.reportedUpstreams.has(resolved.upstream.id)) {
+    ing.reportedUpstreams.add(resolved.upstream.id);
+    ing.warn(resolved.problem.reason, resolved.problem.message);
+  }
+  return resolved.upstream.id;
+}
 
-    /** The upstream id for a backend, or null (with a warning) when it can't be used. */
-    const upstreamFor = (backend: IngressBackend, where: string): string | null => {
-      if (!backend.service) {
-        const resource = backend.resource;
-        warn('UnsupportedBackend', `${where}: resource backends (${resource?.kind ?? 'unknown'} ${resource?.name ?? ''}) are not supported; ignored`);
-        return null;
-      }
-      const resolved = resolveServiceBackend(snapshot, ref.namespace, backend.service.name, portRefOf(backend.service), protocol);
-      upstreams.set(resolved.upstream.id, resolved.upstream);
-      if (resolved.problem && !reportedUpstreams.has(resolved.upstream.id)) {
-        reportedUpstreams.add(resolved.upstream.id);
-        warn(resolved.problem.reason, resolved.problem.message);
-      }
-      return resolved.upstream.id;
-    };
+/** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
+function redirectsToHttps(context: Context, ing: IngressContext, hosts: readonly string[]): boolean {
+  const { sslRedirect, forceSslRedirect } = ing.annotations.tlsRedirect;
+  if (forceSslRedirect ?? context.settings.forceSslRedirect) return true;
+  return (sslRedirect ?? context.settings.sslRedirect) && hosts.some((host) => context.tls.hasTls(host));
+}
 
-    const annotation = (name: string): [string | undefined, string] => {
-      const key = `${options.annotationsPrefix}/${name}`;
-      return [ingress.metadata.annotations?.[key], key];
-    };
-    const useRegex = annotation('use-regex')[0] === 'true';
-    const protocol = backendProtocolOf(...annotation('backend-protocol'), warn);
-    const sslRedirect = booleanAnnotation(...annotation('ssl-redirect'), warn) ?? settings.sslRedirect;
-    const forceSslRedirect = booleanAnnotation(...annotation('force-ssl-redirect'), warn) ?? settings.forceSslRedirect;
-    /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
-    const httpsRedirectFor = (host: string): boolean => forceSslRedirect || (sslRedirect && tls.hasTls(host));
-    const ownDefault = ingress.spec.defaultBackend ? upstreamFor(ingress.spec.defaultBackend, 'spec.defaultBackend') : null;
-    // The Ingress-wide fallback redirects when any host of this Ingress does (it serves all of them).
-    const ruleHosts = (ingress.spec.rules ?? []).map((rule) => checkHost(rule.host)).flatMap((host) => (host.ok ? [host.value] : []));
-    const fallbackRedirects = forceSslRedirect || (sslRedirect && ruleHosts.some((host) => tls.hasTls(host)));
-    const ownFallback: FallbackSpec | null = ownDefault ? { upstream: ownDefault, ingress: ref, ...(fallbackRedirects ? { httpsRedirect: true } : {}) } : null;
-    if (ownFallback) {
-      if (defaultBackend === null) defaultBackend = ownFallback;
-      else if (defaultBackend.ingress) {
-        warn('DefaultBackendConflict', `spec.defaultBackend serves only this Ingress's hosts: requests for other hosts go to the default backend of Ingress ${describeRef(defaultBackend.ingress)}, which is older`);
-      }
+/** The Ingress's spec.defaultBackend as a fallback; the oldest one also takes unknown hosts. */
+function ingressFallback(context: Context, ing: IngressContext): FallbackSpec | null {
+  const backend = ing.ingress.spec.defaultBackend;
+  const upstream = backend ? upstreamFor(context, ing, backend, 'spec.defaultBackend') : null;
+  if (!upstream) return null;
+  // The Ingress-wide fallback redirects when any host of this Ingress does (it serves all of them).
+  const ruleHosts = (ing.ingress.spec.rules ?? []).map((rule) => checkHost(rule.host)).flatMap((host) => (host.ok ? [host.value] : []));
+  const fallback: FallbackSpec = { upstream, ingress: ing.ref, ...(redirectsToHttps(context, ing, ruleHosts) ? { httpsRedirect: true } : {}) };
+  if (context.defaultBackend === null) context.defaultBackend = fallback;
+  else if (context.defaultBackend.ingress) {
+    ing.warn('DefaultBackendConflict', `spec.defaultBackend serves only this Ingress's hosts: requests for other hosts go to the default backend of Ingress ${describeRef(context.defaultBackend.ingress)}, which is older`);
+  }
+  return fallback;
+}
+
+function virtualHostFor(context: Context, host: string): VirtualHostDraft {
+  let virtualHost = context.virtualHosts.get(host);
+  if (!virtualHost) {
+    virtualHost = { host, routes: [], claims: new Map(), fallback: null };
+    context.virtualHosts.set(host, virtualHost);
+  }
+  return virtualHost;
+}
+
+/** One path of a rule: checked, claimed for this Ingress unless an older one holds it, and routed. */
+function translatePath(context: Context, ing: IngressContext, virtualHost: VirtualHostDraft, httpPath: NonNullable<NonNullable<Ingress['spec']['rules']>[number]['http']>['paths'][number], where: string): void {
+  const checked = checkPath(httpPath.path, httpPath.pathType, ing.annotations.useRegex.useRegex);
+  if (!checked.ok) {
+    ing.warn('InvalidPath', `${where}: ${checked.error}; path ignored`);
+    return;
+  }
+  const { path, match } = checked.value;
+  const claimKey = `${match}\n${match === 'prefix' ? prefixKey(path) : path}`;
+  const holder = virtualHost.claims.get(claimKey);
+  if (holder) {
+    const hostName = virtualHost.host === '' ? '(any host)' : virtualHost.host;
+    ing.warn(
+      'PathConflict',
+      holder === ing.ref
+        ? `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is listed twice in this Ingress; the first one is used`
+        : `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`,
+    );
+    return;
+  }
+  const upstream = upstreamFor(context, ing, httpPath.backend, where);
+  if (upstream === null) return;
+  virtualHost.claims.set(claimKey, ing.ref);
+  const httpsRedirect = redirectsToHttps(context, ing, [virtualHost.host]);
+  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...(httpsRedirect ? { httpsRedirect } : {}) });
+}
+
+/** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */
+function translateIngress(context: Context, ingress: Ingress, annotationCache: AnnotationCache): void {
+  const ref = refOf(ingress);
+  const warn = (reason: WarningReason, message: string): void => {
+    context.warnings.push({ kind: 'Ingress', ...ref, reason, message });
+  };
+  const { config, problems } = annotationCache.read(ingress, context.options.annotationsPrefix);
+  for (const problem of problems) warn(problem.reason, problem.message);
+  const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set() };
+  const ownFallback = ingressFallback(context, ing);
+
+  (ingress.spec.rules ?? []).forEach((rule, ruleIndex) => {
+    const host = checkHost(rule.host);
+    if (!host.ok) {
+      warn('InvalidHost', `spec.rules[${ruleIndex}]: ${host.error}; rule ignored`);
+      return;
     }
+    const virtualHost = virtualHostFor(context, host.value);
+    if (virtualHost.fallback === null && ownFallback) virtualHost.fallback = ownFallback;
+    (rule.http?.paths ?? []).forEach((httpPath, pathIndex) => translatePath(context, ing, virtualHost, httpPath, `spec.rules[${ruleIndex}].http.paths[${pathIndex}]`));
+  });
+}
 
-    (ingress.spec.rules ?? []).forEach((rule, ruleIndex) => {
-      const host = checkHost(rule.host);
-      if (!host.ok) {
-        warn('InvalidHost', `spec.rules[${ruleIndex}]: ${host.error}; rule ignored`);
-        return;
-      }
-      let virtualHost = virtualHosts.get(host.value);
-      if (!virtualHost) {
-        virtualHost = { host: host.value, routes: [], claims: new Map(), fallback: null };
-        virtualHosts.set(host.value, virtualHost);
-      }
-      if (virtualHost.fallback === null && ownFallback) virtualHost.fallback = ownFallback;
-
-      (rule.http?.paths ?? []).forEach((httpPath, pathIndex) => {
-        const where = `spec.rules[${ruleIndex}].http.paths[${pathIndex}]`;
-        const checked = checkPath(httpPath.path, httpPath.pathType, useRegex);
-        if (!checked.ok) {
-          warn('InvalidPath', `${where}: ${checked.error}; path ignored`);
-          return;
-        }
-        const { path, match } = checked.value;
-        const claimKey = `${match}\n${match === 'prefix' ? prefixKey(path) : path}`;
-        const holder = virtualHost.claims.get(claimKey);
-        if (holder) {
-          const hostName = host.value === '' ? '(any host)' : host.value;
-          warn(
-            'PathConflict',
-            holder === ref
-              ? `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is listed twice in this Ingress; the first one is used`
-              : `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`,
-          );
-          return;
-        }
-        const upstream = upstreamFor(httpPath.backend, where);
-        if (upstream === null) return;
-        virtualHost.claims.set(claimKey, ref);
-        const httpsRedirect = httpsRedirectFor(host.value);
-        virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ref, ...(httpsRedirect ? { httpsRedirect } : {}) });
-      });
+/** Step 5: --default-backend-service, when no Ingress's spec.defaultBackend took unknown hosts. */
+function controllerDefaultBackend(context: Context): void {
+  if (context.defaultBackend !== null || !context.options.defaultBackendService) return;
+  const { namespace, name } = context.options.defaultBackendService;
+  const port = firstPortOf(context.snapshot, namespace, name);
+  const resolved = resolveServiceBackend(context.snapshot, namespace, name, port ?? { number: 0 });
+  context.upstreams.set(resolved.upstream.id, resolved.upstream);
+  if (resolved.problem || !port) {
+    context.warnings.push({
+      kind: 'Service',
+      namespace,
+      name,
+      reason: resolved.problem?.reason ?? 'ServicePortNotFound',
+      message: `--default-backend-service: ${resolved.problem?.message ?? `Service ${namespace}/${name} has no ports`}`,
     });
   }
+  context.defaultBackend = { upstream: resolved.upstream.id, ingress: null };
+}
 
-  if (defaultBackend === null && options.defaultBackendService) {
-    const { namespace, name } = options.defaultBackendService;
-    const port = firstPortOf(snapshot, namespace, name);
-    const resolved = resolveServiceBackend(snapshot, namespace, name, port ?? { number: 0 });
-    upstreams.set(resolved.upstream.id, resolved.upstream);
-    if (resolved.problem || !port) {
-      warnings.push({
-        kind: 'Service',
-        namespace,
-        name,
-        reason: resolved.problem?.reason ?? 'ServicePortNotFound',
-        message: `--default-backend-service: ${resolved.problem?.message ?? `Service ${namespace}/${name} has no ports`}`,
-      });
-    }
-    defaultBackend = { upstream: resolved.upstream.id, ingress: null };
-  }
-
-  const hosts: VirtualHostSpec[] = [...virtualHosts.values()]
+/** Step 6: the sorted, serializable result. */
+function output(context: Context, served: readonly Ingress[], ignored: readonly ObjectRef[]): RouteComputation {
+  const hosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
     .map((draft) => ({ host: draft.host, routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
-
   return {
     table: {
       virtualHosts: hosts,
-      defaultBackend,
-      upstreams: [...upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      tls: tls.spec,
-      https: settings.https,
-      ...(settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
+      defaultBackend: context.defaultBackend,
+      upstreams: [...context.upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      tls: context.tls.spec,
+      https: context.settings.https,
+      ...(context.settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
     },
-    statuses: served.map((ingress) => ({
-      ingress: { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name },
-      loadBalancer: options.statusAddresses,
-    })),
+    statuses: served.map((ingress) => ({ ingress: refOf(ingress), loadBalancer: context.options.statusAddresses })),
     ignored,
-    warnings,
-    certificatesChangeAt: tls.certificatesChangeAt,
-    tlsFallbacks: tls.fallbacks,
+    warnings: context.warnings,
+    certificatesChangeAt: context.tls.certificatesChangeAt,
+    tlsFallbacks: context.tls.fallbacks,
   };
+}
+
+export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteComputation {
+  const warnings: RouteWarning[] = [];
+  const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
+  const settings = readSettings(snapshot, options, warnings);
+  const tls = readTls(snapshot, options, served, warnings);
+  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null };
+  const annotationCache = options.annotationCache ?? new AnnotationCache();
+  for (const ingress of served) translateIngress(context, ingress, annotationCache);
+  controllerDefaultBackend(context);
+  return output(context, served, ignored);
 }

@@ -2,6 +2,7 @@
 // (statuses) and reports (warnings, as Events).
 import type { LoadBalancerIngress } from '../model.ts';
 import type { CertificateCache } from './tls.ts';
+import type { AnnotationCache } from '../annotations/registry.ts';
 
 // The route table's contract lives with the data plane that compiles it (proxy/route-spec.ts).
 export type { MatchKind, ObjectRef, Endpoint, BackendProtocol, UpstreamSpec, RouteSpec, VirtualHostSpec, FallbackSpec, RouteTableSpec, CertificateSpec, TlsHostSpec, TlsSpec, HttpsSettings } from '../../proxy/route-spec.ts';
@@ -25,6 +26,8 @@ export type WarningReason =
   | 'TlsHostMismatch'
   | 'TlsHostConflict'
   | 'InvalidAnnotation'
+  | 'UnsupportedAnnotation'
+  | 'RefusedAnnotation'
   | 'InvalidConfigMap';
 
 export interface RouteWarning {
@@ -82,4 +85,6 @@ export interface RouteOptions {
   readonly now?: number;
   /** Remembers parsed certificates between computations, so unchanged Secrets aren't parsed again. */
   readonly certificateCache?: CertificateCache;
+  /** Remembers each Ingress's annotations, read once per object. */
+  readonly annotationCache?: AnnotationCache;
 }
