@@ -77,6 +77,7 @@ interface Slot {
   /** Whether it has been sent 'start' (it said hello): from then on it gets swaps and heartbeats. */
   started: boolean;
   ready: boolean;
+  /** performance.now() (a monotonic clock: a wall-clock step must not make every worker look hung). */
   startedAt: number;
   lastAnswerAt: number;
   /** Crashes in a row (a worker that ran STABLE_UPTIME_MS resets it), for the backoff. */
@@ -222,7 +223,7 @@ export class WorkerPool implements DataPlane {
     slot.started = false;
     slot.ready = false;
     slot.killedBecause = null;
-    slot.startedAt = Date.now();
+    slot.startedAt = performance.now();
     // Start-up (loading the data plane) counts against the hang timeout, from the fork.
     slot.lastAnswerAt = slot.startedAt;
     worker.on('message', (message: WorkerMessage) => this.#onMessage(slot, worker, message));
@@ -233,7 +234,7 @@ export class WorkerPool implements DataPlane {
 
   #onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
     if (slot.worker !== worker) return;
-    slot.lastAnswerAt = Date.now();
+    slot.lastAnswerAt = performance.now();
     switch (message.type) {
       case 'hello': {
         const { proxy, drainMs, logLevel } = this.#options;
@@ -275,7 +276,7 @@ export class WorkerPool implements DataPlane {
     slot.started = false;
     slot.ready = false;
     const reason = slot.killedBecause ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
-    const uptimeMs = Date.now() - slot.startedAt;
+    const uptimeMs = performance.now() - slot.startedAt;
     slot.crashes = uptimeMs >= STABLE_UPTIME_MS ? 0 : slot.crashes + 1;
     if (this.#state === 'starting' && slot.crashes >= START_ATTEMPTS) this.#failStart(new Error(`proxy worker ${slot.index} ${reason} while starting`));
     if (this.#state !== 'running' && this.#state !== 'starting') return;
@@ -292,7 +293,7 @@ export class WorkerPool implements DataPlane {
   }
 
   #checkHeartbeats(): void {
-    const now = Date.now();
+    const now = performance.now();
     const hangTimeoutMs = HANG_TIMEOUT_MS;
     for (const slot of this.#slots) {
       const worker = slot.worker;

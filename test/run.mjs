@@ -4,7 +4,8 @@
 // When a selected suite uses test/helpers/cluster.ts it also brings up the real control plane
 // (test/cluster/cluster.sh, building kube-apiserver/etcd on first use) before the tests, so the
 // build isn't charged to a test's timeout, and stops it afterwards if this run started it.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,9 @@ if (manageCluster && needsCluster) {
 // Stop the control plane on Ctrl-C too; the child gets the same SIGINT and exits on its own.
 const ignoreSignal = () => {};
 process.on('SIGINT', ignoreSignal).on('SIGTERM', ignoreSignal);
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+const skippedList = join(mkdtempSync(join(tmpdir(), 'pier-test-run-')), 'skipped.txt');
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'test', 'helpers', 'skip-reporter.mjs')}`, `--test-reporter-destination=${skippedList}`];
+const result = spawnSync(process.execPath, ['--test', ...reporters, ...files], {
   cwd: root,
   stdio: 'inherit',
   env,
@@ -70,4 +73,10 @@ if (result.error?.code === 'ETIMEDOUT') {
 }
 // Also catches a control plane that a suite started itself through ensureControlPlane().
 if (manageCluster && !wasUp && existsSync(join(root, '.cluster'))) cluster('down');
+// A skipped test would pass silently where it can't run (no root, no test hosts): fail instead.
+const skipped = existsSync(skippedList) ? readFileSync(skippedList, 'utf8').trim() : '';
+if (skipped !== '') {
+  console.error(`run.mjs: these tests were skipped, which fails the run (each needs something this machine lacks; see its reason):\n${skipped}`);
+  process.exit(result.status || 1);
+}
 process.exit(result.status ?? 1);
