@@ -6,6 +6,7 @@ import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import type { HeaderPolicy } from './headers.ts';
 import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_HTTPS_SETTINGS, prefixKey } from './route-spec.ts';
+import { NO_STAGES, type RequestStage } from './pipeline.ts';
 
 /**
  * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced
@@ -57,15 +58,25 @@ export interface Target {
   /** Plain-HTTP requests for it are redirected to https. */
   readonly httpsRedirect: boolean;
   readonly labels: { readonly namespace: string; readonly ingress: string; readonly service: string };
+  /** What runs before forwarding (pipeline.ts), in order; empty for a route with no policy. */
+  readonly stages: readonly RequestStage[];
 }
 
-function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null, httpsRedirect: boolean | undefined): Target {
+/** What a target is compiled from, for building its stages. */
+export type TargetPolicy = Pick<Target, 'route' | 'ingress' | 'httpsRedirect'>;
+
+/** Builds a target's stages from its policy and the table's HTTPS settings; the proxy server supplies it. */
+export type StageCompiler = (policy: TargetPolicy, https: HttpsSettings) => readonly RequestStage[];
+
+const NO_STAGE_COMPILER: StageCompiler = () => NO_STAGES;
+
+function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null, httpsRedirect: boolean | undefined, compile: (policy: TargetPolicy) => readonly RequestStage[]): Target {
+  const policy: TargetPolicy = { route, ingress, httpsRedirect: httpsRedirect ?? false };
   return {
     upstream,
-    route,
-    ingress,
-    httpsRedirect: httpsRedirect ?? false,
+    ...policy,
     labels: { namespace: upstream.spec.namespace, ingress: ingress?.name ?? '', service: upstream.spec.service },
+    stages: compile(policy),
   };
 }
 
@@ -159,21 +170,23 @@ export class RouteTable {
   readonly #defaultTarget: Target | null;
   readonly #upstreams: ReadonlyMap<string, Upstream>;
 
-  constructor(spec: RouteTableSpec) {
+  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
+    const https = this.https;
+    const compile = (policy: TargetPolicy): readonly RequestStage[] => compileStages(policy, https);
     this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
     const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     this.#upstreams = upstreams;
     const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
-      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect) : null;
+      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect, compile) : null;
 
     this.#defaultTarget = fallbackTarget(spec.defaultBackend);
     for (const virtualHost of spec.virtualHosts) {
       const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) =>
-        makeTarget(upstreamOf(route.upstream), route, route.ingress, route.httpsRedirect),
+        makeTarget(upstreamOf(route.upstream), route, route.ingress, route.httpsRedirect, compile),
       );
       if (virtualHost.host === '') this.#catchAll = compiled;
       else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
@@ -203,11 +216,6 @@ export class RouteTable {
     return dot > 0 ? this.#wildcardHosts.get(host.slice(dot + 1)) : undefined;
   }
 
-  /** True when a plain-HTTP request for this path must not be redirected (ACME http-01 challenges). */
-  isRedirectExempt(path: string): boolean {
-    for (const prefix of this.https.noRedirectPrefixes) if (path.startsWith(prefix)) return true;
-    return false;
-  }
 
   /** True when a rule names this host (exactly or by wildcard), so it isn't the default server's. */
   hasNamedHost(host: string): boolean {

@@ -10,10 +10,11 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
-import { RouteTable } from './route-table.ts';
+import type { HttpsSettings, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import { RouteTable, type StageCompiler, type Target } from './route-table.ts';
+import { NO_STAGES, runStages, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
-import { clientAddressOf, type OutgoingRequest } from './headers.ts';
+import { SERVER_NAME, clientAddressOf, type OutgoingRequest } from './headers.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
@@ -172,7 +173,7 @@ export class ProxyServer {
    */
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
-    const routes = new RouteTable(spec);
+    const routes = new RouteTable(spec, this.#compileStages);
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     this.#compiled = { routes, certificates };
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
@@ -251,71 +252,80 @@ export class ProxyServer {
     };
   }
 
-  /** Whether a plain-HTTP request for this target goes to https instead. */
-  #redirects(table: RouteTable, httpsRedirect: boolean, secure: boolean, path: string): boolean {
-    return httpsRedirect && !secure && this.#https !== null && !table.isRedirectExempt(path);
+  /**
+   * The stages a route runs before forwarding, compiled at swap time. Today: the HTTPS redirect
+   * (ssl-redirect, force-ssl-redirect), for plain-HTTP requests outside the ACME exemption.
+   */
+  readonly #compileStages: StageCompiler = (policy, https) => {
+    if (!policy.httpsRedirect || this.#https === null) return NO_STAGES;
+    return [(exchange) => (exchange.secure || isRedirectExempt(https, exchange.path) ? null : this.#httpsRedirect(https, exchange))];
+  };
+
+  /** A redirect to `https://host[:port]/path?query`: the request's host without its port, as nginx's $host. */
+  #httpsRedirect(https: HttpsSettings, exchange: Exchange): Answer {
+    return statusAnswer(https.redirectCode, ['location', `https://${exchange.host}${this.#redirectPortSuffix}${exchange.requested.url}`]);
   }
 
-  /** `https://host[:port]/path?query`: the request's host without its port, as nginx's $host. */
-  #httpsLocation(host: string, url: string): string {
-    return `https://${host}${this.#redirectPortSuffix}${url}`;
-  }
-
-  #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
+  /**
+   * What to do with a request, the same for plain HTTP and upgrades: answer it here (a bad target,
+   * the default server's health check, no route, or a route's stage), or forward it to its target.
+   */
+  #decide(req: IncomingMessage | ClientRequest, secure: boolean): Decision {
     const table = this.#compiled.routes;
     const added = secure ? table.hstsHeader : NO_HEADERS;
     const reading = readRequestTarget(req.url, req.rawHeaders);
-    if (!reading.ok) {
-      respondWithStatus(res, STATUS_BAD_REQUEST, added);
-      this.#metrics.routes.count(UNMATCHED_LABELS, STATUS_BAD_REQUEST);
-      return;
-    }
+    if (!reading.ok) return { answer: statusAnswer(STATUS_BAD_REQUEST, added), labels: UNMATCHED_LABELS };
     const requested = reading.target;
-    const host = hostForMatching(requested.host);
-    const path = pathForMatching(requested.url);
+    const exchange: Exchange = { secure, host: hostForMatching(requested.host), path: pathForMatching(requested.url), requested };
     // Load-balancer health checks reach the default server, as in ingress-nginx.
-    if (path === HEALTH_PATH && !table.hasNamedHost(host)) {
-      writeResponseHead(res, 200, 'OK', ['content-type', 'text/plain', 'content-length', '2', 'server', 'pier', ...added]);
-      res.end('ok');
+    if (exchange.path === HEALTH_PATH && !table.hasNamedHost(exchange.host)) {
+      return { answer: { status: 200, contentType: 'text/plain', headers: added, body: 'ok' }, labels: null };
+    }
+    const target = table.match(exchange.host, exchange.path);
+    if (!target) return { answer: statusAnswer(STATUS_NOT_FOUND, added), labels: UNMATCHED_LABELS };
+    const answer = runStages(target.stages, exchange);
+    if (answer) return { answer, labels: target.labels };
+    return { target, outgoing: this.#outgoing(req, secure, requested, table), responseHeaders: added };
+  }
+
+  #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
+    const decision = this.#decide(req, secure);
+    if ('target' in decision) {
+      forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.responseHeaders);
       return;
     }
-    const target = table.match(host, path);
-    if (!target) {
-      respondWithStatus(res, STATUS_NOT_FOUND, added);
-      this.#metrics.routes.count(UNMATCHED_LABELS, STATUS_NOT_FOUND);
-      return;
-    }
-    if (this.#redirects(table, target.httpsRedirect, secure, path)) {
-      const status = table.https.redirectCode;
-      respondWithStatus(res, status, ['location', this.#httpsLocation(host, requested.url)]);
-      this.#metrics.routes.count(target.labels, status);
-      return;
-    }
-    forwardRequest(req, res, target, this.#outgoing(req, secure, requested, table), this.#deps, added);
+    const { answer, labels } = decision;
+    writeResponseHead(res, answer.status, '', ['content-type', answer.contentType, 'content-length', String(Buffer.byteLength(answer.body)), 'server', SERVER_NAME, ...answer.headers]);
+    res.end(answer.body);
+    if (labels) this.#metrics.routes.count(labels, answer.status);
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
-    const table = this.#compiled.routes;
-    const reading = readRequestTarget(req.url, req.rawHeaders);
-    if (!reading.ok) {
-      writeRawResponse(socket, STATUS_BAD_REQUEST);
+    const decision = this.#decide(req, secure);
+    if ('target' in decision) {
+      tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps);
       return;
     }
-    const requested = reading.target;
-    const host = hostForMatching(requested.host);
-    const path = pathForMatching(requested.url);
-    const target = table.match(host, path);
-    if (!target) {
-      writeRawResponse(socket, STATUS_NOT_FOUND);
-      return;
-    }
-    if (this.#redirects(table, target.httpsRedirect, secure, path)) {
-      const status = table.https.redirectCode;
-      writeRawResponse(socket, status, ['location', this.#httpsLocation(host, requested.url)], `${STATUS_TEXT[status] ?? status}\n`);
-      return;
-    }
-    tunnelUpgrade(req, socket, head, target, this.#outgoing(req, secure, requested, table), this.#deps);
+    const { answer, labels } = decision;
+    writeRawResponse(socket, answer.status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+    if (labels) this.#metrics.routes.count(labels, answer.status);
   }
+}
+
+/** Either an answer given here (counted under `labels`, unless null), or a target to forward to. */
+type Decision =
+  | { readonly answer: Answer; readonly labels: RouteLabels | null }
+  | { readonly target: Target; readonly outgoing: OutgoingRequest; readonly responseHeaders: readonly string[] };
+
+/** nginx's short error page: the status and its text. */
+function statusAnswer(status: number, headers: readonly string[]): Answer {
+  return { status, contentType: 'text/plain; charset=utf-8', headers, body: `${STATUS_TEXT[status] ?? status}\n` };
+}
+
+/** True when a plain-HTTP request for this path must not be redirected (ACME http-01 challenges). */
+function isRedirectExempt(https: HttpsSettings, path: string): boolean {
+  for (const prefix of https.noRedirectPrefixes) if (path.startsWith(prefix)) return true;
+  return false;
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {
