@@ -156,6 +156,20 @@ class CompiledHost {
   }
 }
 
+/**
+ * Throws what compiling the table would throw (a regex path RE2 refuses), without compiling it:
+ * for a process that only passes tables on (the workers' primary).
+ */
+export function validateTable(spec: RouteTableSpec): void {
+  for (const virtualHost of spec.virtualHosts) {
+    for (const route of virtualHost.routes) {
+      if (route.match !== 'regex') continue;
+      const compiled = compilePathRegex(route.path);
+      if (!compiled.ok) throw new Error(`regex path "${route.path}": ${compiled.error}`);
+    }
+  }
+}
+
 export class RouteTable {
   readonly spec: RouteTableSpec;
   readonly https: HttpsSettings;
@@ -170,16 +184,20 @@ export class RouteTable {
   readonly #defaultTarget: Target | null;
   readonly #upstreams: ReadonlyMap<string, Upstream>;
 
-  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER) {
+  /**
+   * `upstreams` are the ones to route to, by id (UpstreamPools, so balancer state outlives the
+   * swap); absent, the table makes its own from the spec.
+   */
+  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream>) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     const https = this.https;
     const compile = (policy: TargetPolicy): readonly RequestStage[] => compileStages(policy, https);
     this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
-    const upstreams = new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
-    this.#upstreams = upstreams;
-    const upstreamOf = (id: string): Upstream => upstreams.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
+    const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
+    this.#upstreams = byId;
+    const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
       fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect, compile) : null;
 

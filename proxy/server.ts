@@ -12,6 +12,7 @@ import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
 import type { HttpsSettings, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { RouteTable, type StageCompiler, type Target } from './route-table.ts';
+import { UpstreamPools } from './upstream-pools.ts';
 import { NO_STAGES, runStages, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { SERVER_NAME, clientAddressOf, type OutgoingRequest } from './headers.ts';
@@ -101,6 +102,8 @@ export class ProxyServer {
   #ticketKeys: Buffer;
   #ticketKeyTimer: NodeJS.Timeout | null = null;
   #compiled: CompiledTable;
+  /** Upstreams by id across swaps, with their balancer state. */
+  readonly #pools = new UpstreamPools();
   /** `:port` in https redirects when the HTTPS port isn't 443; known once it is bound. */
   #redirectPortSuffix = '';
 
@@ -173,8 +176,10 @@ export class ProxyServer {
    */
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
-    const routes = new RouteTable(spec, this.#compileStages);
+    const upstreams = this.#pools.prepare(spec.upstreams);
+    const routes = new RouteTable(spec, this.#compileStages, upstreams.byId);
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
+    upstreams.commit();
     this.#compiled = { routes, certificates };
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.

@@ -1,0 +1,38 @@
+// Upstreams that outlive a route-table swap. A table names its upstreams by id (the Service port,
+// plus the backend protocol); the pools keep one Upstream per id across tables, so its balancer
+// state (the round-robin position today; affinity, EWMA or rate-limit state later) survives any
+// configuration change that keeps the upstream, and a table swap only updates endpoints in place.
+import { Upstream } from './route-table.ts';
+import type { UpstreamSpec } from './route-spec.ts';
+
+/** The upstreams a new table will use, applied to the pools only once that table compiled. */
+export interface PreparedUpstreams {
+  readonly byId: ReadonlyMap<string, Upstream>;
+  /** Gives reused upstreams their new endpoints and forgets the ones the new table dropped. */
+  commit(): void;
+}
+
+export class UpstreamPools {
+  #byId = new Map<string, Upstream>();
+
+  /**
+   * The upstreams for these specs: the pooled one for each known id (unchanged until commit, so a
+   * table that fails to compile leaves the serving one as it was), a new one for each new id.
+   */
+  prepare(specs: readonly UpstreamSpec[]): PreparedUpstreams {
+    const byId = new Map<string, Upstream>();
+    const reused: [Upstream, UpstreamSpec][] = [];
+    for (const spec of specs) {
+      const pooled = this.#byId.get(spec.id);
+      if (pooled) reused.push([pooled, spec]);
+      byId.set(spec.id, pooled ?? new Upstream(spec));
+    }
+    return {
+      byId,
+      commit: () => {
+        for (const [upstream, spec] of reused) upstream.setEndpoints(spec.endpoints);
+        this.#byId = byId;
+      },
+    };
+  }
+}
