@@ -3,7 +3,8 @@
 // Usage: node bench/data-plane.ts [--rounds 3] [--duration 5] [--workers 1,2] [--no-write]
 //          [--baseline <git ref> [--baseline-node <node binary>]] [--also-node <version> ...]
 //          [--also-flags '<node flags>' ...] [--also-ts]
-// --baseline adds Pier as of that commit (checked out into a temporary git worktree) as one more
+// --baseline adds Pier as of that commit (checked out into a temporary git worktree, and built as
+// its image would build it when it has tsconfig.build.json) as one more
 // target in the same alternating rounds, so a change is measured before and after in one run.
 // --also-node adds this Pier on another Node release (its official build, from the npm registry's
 // node-linux-<arch> package), to compare Node lines in the same rounds; --also-flags adds this Pier
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureCommands, freePort, startNginx, type RunningNginx } from './lib/tools.ts';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpuSeconds, rssMiB, rssOfPrimaryAndChildren } from './lib/proc.ts';
 import { INGRESS_CLASS_YAML, backendManifest } from '../test/helpers/manifests.ts';
@@ -190,18 +192,24 @@ function nodeBinary(version: string, dir: string): string {
   return join(into, 'package', 'bin', 'node');
 }
 
-/** This checkout compiled as the image builds it (tsconfig.build.json), runnable from `dir`. */
-function buildAsTheImageDoes(dir: string): string {
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { encoding: 'utf8' });
+/** The checkout at `root` compiled as the image builds it (tsconfig.build.json), runnable from `dir`. */
+function buildAsTheImageDoes(root: string, dir: string): string {
+  const built = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', dir], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed: ${built.stdout}${built.stderr}`);
-  spawnSync('cp', [join(ROOT, 'package.json'), dir]);
-  spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+  spawnSync('cp', [join(root, 'package.json'), dir]);
+  spawnSync('ln', ['-s', join(root, 'node_modules'), join(dir, 'node_modules')]);
   return join(dir, 'operator', 'pier.js');
 }
 
+/** The baseline as its own image would run it: compiled with its flags when it has a build config, else from its sources. */
+async function baselineVariant(root: string): Promise<PierVariant> {
+  if (!existsSync(join(root, 'tsconfig.build.json'))) return { name: BASELINE_NAME, node: BASELINE_NODE, entry: join(root, 'bin/pier.mjs') };
+  return { name: BASELINE_NAME, node: BASELINE_NODE, entry: buildAsTheImageDoes(root, join(tmp, 'baseline-build')), nodeFlags: await imageNodeFlags(root) };
+}
+
 /** The Node flags the image starts Pier with: what its ENTRYPOINT has between `node` and the script. */
-async function imageNodeFlags(): Promise<string[]> {
-  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+async function imageNodeFlags(root = ROOT): Promise<string[]> {
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
   const entrypoint = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
   const command: string[] = entrypoint ? JSON.parse(entrypoint) : [];
   return command.slice(1).filter((arg) => arg.startsWith('--'));
@@ -267,13 +275,13 @@ try {
   children.push(replyFrom);
   await waitForLine(replyFrom, 'ready');
 
-  const compiled = buildAsTheImageDoes(join(tmp, 'build'));
+  const compiled = buildAsTheImageDoes(ROOT, join(tmp, 'build'));
   const imageFlags = await imageNodeFlags();
   const variants: PierVariant[] = [
     { name: 'pier', node: process.execPath, entry: compiled, nodeFlags: imageFlags },
     ...(values['also-ts'] ? [{ name: 'pier from .ts', node: process.execPath, entry: join(ROOT, 'bin/pier.mjs') }] : []),
     ...(values['also-flags'] ?? []).map((flags) => ({ name: `pier ${flags}`, node: process.execPath, entry: compiled, nodeFlags: flags.split(/\s+/) })),
-    ...(baselineRoot ? [{ name: BASELINE_NAME, node: BASELINE_NODE, entry: join(baselineRoot, 'bin/pier.mjs') }] : []),
+    ...(baselineRoot ? [await baselineVariant(baselineRoot)] : []),
     ...OTHER_NODE_VERSIONS.map((version) => ({ name: `pier on Node ${version}`, node: nodeBinary(version, tmp), entry: compiled, nodeFlags: imageFlags })),
   ];
   const nodeVersions = new Map(variants.map((variant) => [variant.name, spawnSync(variant.node, ['--version'], { encoding: 'utf8' }).stdout.trim()]));
