@@ -2,14 +2,14 @@
 // the routes and swaps them into the proxy on every replica; the leader alone writes status and
 // records Events. A missing permission fails /healthz and names what is missing.
 import { hostname } from 'node:os';
-import { CoordinationV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Config } from './config.ts';
 import type { Logger } from '../proxy/log.ts';
 import { coalesce } from './coalesce.ts';
 import { Store, type Snapshot } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
 import { ClusterSource } from './sources/cluster.ts';
-import { StatusWriter } from './status.ts';
+import { StatusWriter, withStatusAddresses } from './status.ts';
 import { EventRecorder } from './events.ts';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from './leader.ts';
 import { PublishedAddresses } from './kube/published-addresses.ts';
@@ -21,6 +21,8 @@ import { apiMessageOf } from './kube/api-errors.ts';
 const HOLD_OFF_MS = 100;
 /** ...and never later than this after its first, so 1,000 changes cost one recomputation. */
 const MAX_DELAY_MS = 1_000;
+/** Causes that change Ingress status only: they are joined into the last routes, not computed again. */
+const STATUS_ONLY_CAUSES: ReadonlySet<string> = new Set(['published addresses', 'leadership']);
 
 /** Runs leader work one at a time; a request made meanwhile runs next with the newest input. */
 function serialized<T>(work: (input: T) => Promise<void>): (input: T) => void {
@@ -41,6 +43,33 @@ function serialized<T>(work: (input: T) => Promise<void>): (input: T) => void {
     if (running) pending = { input };
     else void run(input);
   };
+}
+
+type SetProblem = (where: string, problem: string | null) => void;
+
+/** Records problems by where they are (a watch, the Lease...); /healthz fails while any remains. */
+function problemTracker(runtime: Runtime): SetProblem {
+  const problems = new Map<string, string>();
+  return (where, problem) => {
+    if (problem === null) problems.delete(where);
+    else problems.set(where, problem);
+    runtime.setUnhealthy(problems.size > 0 ? [...problems.values()].join('\n') : null);
+  };
+}
+
+/** What only the leader does with a computation: write Ingress status and record warnings as Events, one run at a time. */
+function leaderWorkFor(kc: KubeConfig, identity: string, setProblem: SetProblem, log: Logger): (input: { result: RouteComputation; snapshot: Snapshot }) => void {
+  const statusWriter = new StatusWriter(kc.makeApiClient(NetworkingV1Api), log);
+  const events = new EventRecorder(kc.makeApiClient(CoreV1Api), identity, log);
+  return serialized(async ({ result, snapshot }) => {
+    try {
+      const status = await statusWriter.sync(result, snapshot);
+      setProblem('status', status.permissionProblem);
+      setProblem('events', await events.sync(result.warnings, snapshot));
+    } catch (error) {
+      log.error(`leader work failed: ${apiMessageOf(error)}`);
+    }
+  });
 }
 
 export async function runController(config: Config, log: Logger): Promise<number> {
@@ -67,36 +96,29 @@ export async function runController(config: Config, log: Logger): Promise<number
   const runtime = new Runtime(config, log, () => recompute('certificate validity'));
   const store = new Store();
 
-  const problems = new Map<string, string>();
-  const setProblem = (where: string, problem: string | null): void => {
-    if (problem === null) problems.delete(where);
-    else problems.set(where, problem);
-    runtime.setUnhealthy(problems.size > 0 ? [...problems.values()].join('\n') : null);
-  };
-
-  const statusWriter = new StatusWriter(kc.makeApiClient(NetworkingV1Api), log);
-  const events = new EventRecorder(kc.makeApiClient(CoreV1Api), identity, log);
-  const leaderWork = serialized(async ({ result, snapshot }: { result: RouteComputation; snapshot: Snapshot }) => {
-    try {
-      const status = await statusWriter.sync(result, snapshot);
-      setProblem('status', status.permissionProblem);
-      setProblem('events', await events.sync(result.warnings, snapshot));
-    } catch (error) {
-      log.error(`leader work failed: ${apiMessageOf(error)}`);
-    }
-  });
+  const setProblem = problemTracker(runtime);
+  const leaderWork = leaderWorkFor(kc, identity, setProblem, log);
 
   const ownPod = process.env.POD_NAME ? { namespace, name: process.env.POD_NAME } : undefined;
   const addresses = new PublishedAddresses(flags, ownPod, kc.makeApiClient(CoreV1Api), { onChange: () => recompute('published addresses'), onPermission: (problem) => setProblem('addresses', problem) }, log);
   let leader: LeaderElector | null = null;
   let source: ClusterSource | null = null;
+  /** The last routes computed, for changes that only touch Ingress status. */
+  let lastResult: RouteComputation | null = null;
   const reconcile = coalesce(
     () => {
       if (!source?.synced) return;
       const onlyEndpoints = changedOnly('EndpointSlice');
+      const onlyStatus = changed.size > 0 && [...changed].every((cause) => STATUS_ONLY_CAUSES.has(cause));
       changed.clear();
       const snapshot = store.snapshot();
+      if (onlyStatus && lastResult) {
+        // New addresses or a new leader change what status says, not what the proxy serves.
+        if (leader?.isLeader) leaderWork({ result: withStatusAddresses(lastResult, addresses.current(snapshot)), snapshot });
+        return;
+      }
       const result = runtime.apply(snapshot, addresses.current(snapshot), onlyEndpoints);
+      lastResult = result;
       if (leader?.isLeader) leaderWork({ result, snapshot });
     },
     HOLD_OFF_MS,

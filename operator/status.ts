@@ -32,6 +32,14 @@ interface StatusWrite {
   readonly addresses: readonly LoadBalancerIngress[];
 }
 
+/**
+ * The computation with these addresses in every status: a change of the published addresses (or
+ * of who leads) is joined here, without computing routes again or swapping a table.
+ */
+export function withStatusAddresses(result: RouteComputation, addresses: readonly LoadBalancerIngress[]): RouteComputation {
+  return { ...result, statuses: result.statuses.map((status) => ({ ...status, loadBalancer: addresses })) };
+}
+
 export class StatusWriter {
   readonly #api: NetworkingV1Api;
   readonly #log: Logger;

@@ -163,11 +163,54 @@ export interface TlsInputs {
   readonly warn: Warn;
 }
 
+/** What resolveTls builds up, Ingress by Ingress. */
+interface TlsDraft {
+  readonly certificates: Map<string, CertificateSpec>;
+  readonly hosts: Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>;
+  readonly tlsHosts: Set<string>;
+  readonly fallbacks: TlsFallback[];
+}
+
+type TlsEntry = NonNullable<Ingress['spec']['tls']>[number];
+
+/** The valid hosts a spec.tls entry lists (an entry without hosts covers the Ingress's rule hosts), each marked as served over TLS. */
+function entryHosts(entry: TlsEntry, ruleHosts: readonly string[], where: string, ref: ObjectRef, warn: Warn, draft: TlsDraft): string[] {
+  const listed: string[] = [];
+  for (const raw of entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts) {
+    const host = checkHost(raw);
+    if (!host.ok || host.value === '') {
+      warn(ref, 'InvalidHost', `${where}: ${host.ok ? 'an empty host' : host.error}; ignored`);
+      continue;
+    }
+    listed.push(host.value);
+    draft.tlsHosts.add(host.value);
+  }
+  return listed;
+}
+
+/** Gives each listed host this certificate, unless an older Ingress gave it one or the certificate doesn't cover it. */
+function assignCertificate(found: Extract<CertificateLookup, { ok: true }>, listed: readonly string[], where: string, ref: ObjectRef, warn: Warn, draft: TlsDraft): void {
+  for (const host of listed) {
+    const holder = draft.hosts.get(host);
+    if (holder) {
+      if (holder.certificate !== found.spec.id) {
+        warn(ref, 'TlsHostConflict', `${where}: host ${host} already has a certificate from Ingress ${holder.ingress.namespace}/${holder.ingress.name}, which is older; this one is not used for it`);
+      }
+      continue;
+    }
+    if (!certificateCovers(found.parsed.certificate, host)) {
+      warn(ref, 'TlsHostMismatch', `${where}: the certificate in Secret ${found.spec.secret} (${found.spec.subject}) does not cover ${host}; ${host} gets the default certificate`);
+      draft.fallbacks.push({ ingress: ref, host });
+      continue;
+    }
+    draft.certificates.set(found.spec.id, found.spec);
+    draft.hosts.set(host, { host, certificate: found.spec.id, ingress: ref });
+  }
+}
+
 export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache, warn }: TlsInputs): ResolvedTls {
-  const certificates = new Map<string, CertificateSpec>();
-  const hosts = new Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>();
-  const tlsHosts = new Set<string>();
-  const fallbacks: TlsFallback[] = [];
+  const draft: TlsDraft = { certificates: new Map(), hosts: new Map(), tlsHosts: new Set(), fallbacks: [] };
+  const { certificates, hosts, tlsHosts, fallbacks } = draft;
   let certificatesChangeAt: number | null = null;
   const lookUp = (ref: ObjectRef): CertificateLookup => {
     const found = certificateFromSecret(snapshot, ref, now, cache);
@@ -180,17 +223,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
     const ruleHosts = (ingress.spec.rules ?? []).map((rule) => rule.host).filter((host): host is string => !!host);
     (ingress.spec.tls ?? []).forEach((entry, index) => {
       const where = `spec.tls[${index}]`;
-      // An entry without hosts covers the Ingress's own rule hosts.
-      const listed: string[] = [];
-      for (const raw of entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts) {
-        const host = checkHost(raw);
-        if (!host.ok || host.value === '') {
-          warn(ref, 'InvalidHost', `${where}: ${host.ok ? 'an empty host' : host.error}; ignored`);
-          continue;
-        }
-        listed.push(host.value);
-        tlsHosts.add(host.value);
-      }
+      const listed = entryHosts(entry, ruleHosts, where, ref, warn, draft);
       // No secretName: these hosts are served over TLS with the default certificate, as in ingress-nginx.
       if (!entry.secretName || listed.length === 0) return;
       const found = lookUp({ namespace: ref.namespace, name: entry.secretName });
@@ -199,22 +232,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
         for (const host of listed) fallbacks.push({ ingress: ref, host });
         return;
       }
-      for (const host of listed) {
-        const holder = hosts.get(host);
-        if (holder) {
-          if (holder.certificate !== found.spec.id) {
-            warn(ref, 'TlsHostConflict', `${where}: host ${host} already has a certificate from Ingress ${holder.ingress.namespace}/${holder.ingress.name}, which is older; this one is not used for it`);
-          }
-          continue;
-        }
-        if (!certificateCovers(found.parsed.certificate, host)) {
-          warn(ref, 'TlsHostMismatch', `${where}: the certificate in Secret ${found.spec.secret} (${found.spec.subject}) does not cover ${host}; ${host} gets the default certificate`);
-          fallbacks.push({ ingress: ref, host });
-          continue;
-        }
-        certificates.set(found.spec.id, found.spec);
-        hosts.set(host, { host, certificate: found.spec.id, ingress: ref });
-      }
+      assignCertificate(found, listed, where, ref, warn, draft);
     });
   }
 

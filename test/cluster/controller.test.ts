@@ -407,12 +407,17 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.doesNotMatch(follower.log(), /status written/);
       assert.doesNotMatch(follower.log(), /became the leader/);
 
+      const followerRecomputations = recomputations(follower);
       const killedAt = performance.now();
       await killProcess(leader);
       await eventually('the follower to hold the Lease', async () => (await leaseHolder(cluster.admin, namespace, ELECTION_ID)) === follower.identity, TAKEOVER_BOUND_MS + 5_000);
       const takeoverMs = Math.round(performance.now() - killedAt);
       t.diagnostic(`leader takeover after SIGKILL: ${takeoverMs} ms`);
       assert.ok(takeoverMs < TAKEOVER_BOUND_MS, `takeover took ${takeoverMs} ms`);
+      // Leading changes who writes status, not the routes: the new leader computes nothing again.
+      await follower.waitForLog(/became the leader/);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(recomputations(follower), followerRecomputations, 'taking over the Lease recomputed the routes');
 
       await create(setup, ingressObject(namespace, 'second', classes.ingressClass, `second.${namespace}.test`, 'web') as KubernetesObject);
       await waitForStatus(cluster.admin, namespace, 'second', [{ ip: PUBLISHED_ADDRESS }]);
