@@ -315,38 +315,28 @@ describe('stopping pier serve --workers=2', () => {
 });
 
 describe('pier serve with the default --workers', () => {
-  it('runs one process, with no workers, in a container limited to half a CPU on a machine with more', { timeout: 30_000 }, async () => {
-    assert.ok(availableParallelism() >= 2, 'this test needs a machine with at least 2 CPUs to tell the limit from the CPU count');
-    const backend = await startBackend();
-    const dir = await manifestDir('pier-workers-cgroup-', backend.port);
-    const cgroup = cpuLimitedCgroup(0.5, 'pier-half-cpu');
-    const pier = await startPier(['serve', '--manifests', dir], { defaultWorkers: true, cgroup: cgroup.dir });
-    try {
-      assert.equal(workerPids(pier).size, 0);
-      assert.deepEqual(await get(pier.ports.http, 'alpha.example', '/x'), { status: 200, body: 'backend /x' });
-    } finally {
-      assert.equal(await pier.stop(), 0);
-      cgroup.remove();
-      backend.server.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('runs two workers in a container limited to 1.5 CPUs (rounded up)', { timeout: 30_000 }, async () => {
-    const backend = await startBackend();
-    const dir = await manifestDir('pier-workers-cgroup-', backend.port);
-    const cgroup = cpuLimitedCgroup(1.5, 'pier-one-and-a-half-cpu');
-    const pier = await startPier(['serve', '--manifests', dir], { defaultWorkers: true, cgroup: cgroup.dir });
-    try {
-      assert.equal(workerPids(pier).size, Math.min(2, availableParallelism()));
-      assert.deepEqual(await get(pier.ports.http, 'alpha.example', '/x'), { status: 200, body: 'backend /x' });
-    } finally {
-      assert.equal(await pier.stop(), 0);
-      cgroup.remove();
-      backend.server.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  const cgroupCases = [
+    { name: 'runs one process, with no workers, in a container limited to half a CPU on a machine with more', cpus: 0.5, workers: 0 },
+    { name: 'runs two workers in a container limited to 1.5 CPUs (rounded up)', cpus: 1.5, workers: 2 },
+  ];
+  for (const testCase of cgroupCases) {
+    it(testCase.name, { timeout: 30_000 }, async () => {
+      assert.ok(availableParallelism() >= 2, 'this test needs a machine with at least 2 CPUs to tell the limit from the CPU count');
+      const backend = await startBackend();
+      const dir = await manifestDir('pier-workers-cgroup-', backend.port);
+      const cgroup = cpuLimitedCgroup(testCase.cpus, `pier-cpus-${testCase.cpus}`);
+      const pier = await startPier(['serve', '--manifests', dir], { defaultWorkers: true, cgroup: cgroup.dir });
+      try {
+        assert.equal(workerPids(pier).size, testCase.workers);
+        assert.deepEqual(await get(pier.ports.http, 'alpha.example', '/x'), { status: 200, body: 'backend /x' });
+      } finally {
+        assert.equal(await pier.stop(), 0);
+        cgroup.remove();
+        backend.server.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('runs one proxy process per CPU and serves through them', { timeout: 30_000 }, async () => {
     const backend = await startBackend();
