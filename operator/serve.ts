@@ -26,8 +26,10 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   const dir = resolve(config.flags.manifests as string);
   const source = new ManifestSource(dir);
   let current: ManifestSnapshot | null = null;
-  // A certificate that expires (or becomes valid) changes the routes with no file changing.
-  const runtime = new Runtime(config, log, () => current && runtime.apply(Store.fromObjects(current.objects).snapshot()));
+  // Both sources of change feed one coalesced loop: files that changed, and the certificate clock
+  // (a certificate that expires or becomes valid changes the routes with no file changing).
+  const changedFiles = new Set<string>();
+  const runtime = new Runtime(config, log, () => reconcile.trigger());
   let reportedProblems = new Set<string>();
 
   const apply = (snapshot: ManifestSnapshot): void => {
@@ -36,6 +38,21 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     runtime.apply(Store.fromObjects(snapshot.objects).snapshot());
     if (snapshot.failedFiles > 0) runtime.recordChange(false);
   };
+
+  const reconcile = coalesce(
+    () => {
+      const paths = [...changedFiles];
+      changedFiles.clear();
+      // Only the clock: the same objects, computed again at the new time.
+      if (paths.length === 0) {
+        if (current) runtime.apply(Store.fromObjects(current.objects).snapshot());
+        return;
+      }
+      source.reload(paths).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));
+    },
+    HOLD_OFF_MS,
+    MAX_DELAY_MS,
+  );
 
   try {
     apply(await source.loadAll());
@@ -46,27 +63,17 @@ export async function serve(config: Config, log: Logger): Promise<number> {
 
   if (!(await runtime.startOrReport())) return 1;
 
-  const changed = new Set<string>();
-  const reload = coalesce(
-    () => {
-      const paths = [...changed];
-      changed.clear();
-      source.reload(paths).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));
-    },
-    HOLD_OFF_MS,
-    MAX_DELAY_MS,
-  );
   const watcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
   watcher.on('all', (_event, path) => {
-    changed.add(path);
-    reload.trigger();
+    changedFiles.add(path);
+    reconcile.trigger();
   });
   watcher.on('error', (error) => log.error(`watching ${dir} failed: ${(error as Error).message}`));
   log.info('watching manifests', { dir });
 
   const signal = await untilSignal();
   log.info('shutting down', { signal });
-  reload.cancel();
+  reconcile.cancel();
   await watcher.close();
   await runtime.stop();
   return 0;
