@@ -22,15 +22,17 @@ export function routeRows(result: RouteComputation): RouteRow[] {
     const endpoints = upstreams.get(id)?.endpoints ?? [];
     return endpoints.length === 0 ? '(none: 503)' : endpoints.map((endpoint) => `${endpoint.address}:${endpoint.port}`).join(',');
   };
+  /** The upstream, and the protocol a route speaks to it when that isn't plain HTTP. */
+  const backendOf = (id: string, protocol: string | undefined): string => (protocol ? `${id} (${protocol})` : id);
   const rows: RouteRow[] = [];
   for (const virtualHost of result.table.virtualHosts) {
     const host = virtualHost.host === '' ? '*' : virtualHost.host;
     for (const route of virtualHost.routes) {
-      rows.push({ host, path: route.path, pathType: route.pathType, backend: route.upstream, endpoints: endpointsOf(route.upstream), ingress: `${route.ingress.namespace}/${route.ingress.name}` });
+      rows.push({ host, path: route.path, pathType: route.pathType, backend: backendOf(route.upstream, route.protocol), endpoints: endpointsOf(route.upstream), ingress: `${route.ingress.namespace}/${route.ingress.name}` });
     }
     if (virtualHost.fallback) {
       const ingress = virtualHost.fallback.ingress;
-      rows.push({ host, path: '(default)', pathType: '-', backend: virtualHost.fallback.upstream, endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-' });
+      rows.push({ host, path: '(default)', pathType: '-', backend: backendOf(virtualHost.fallback.upstream, virtualHost.fallback.protocol), endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-' });
     }
   }
   const fallback = result.table.defaultBackend;

@@ -78,13 +78,13 @@ export function respondWithStatus(res: ClientResponse, status: number, extraHead
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
   const { labels, upstream } = target;
   // Read once: endpoints updated meanwhile don't change the ones this request tries.
-  const origins = upstream.origins;
+  const origins = upstream.originsFor(target.protocol);
   if (origins.length === 0) {
     respondWithStatus(res, STATUS_UNAVAILABLE, addedHeaders);
     deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
   }
-  const dispatcher = deps.dispatchers[upstream.protocol];
+  const dispatcher = deps.dispatchers[target.protocol];
   const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   const withBody = hasRequestBody(req);
   const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');

@@ -21,15 +21,13 @@ export const BACKEND_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPCS'] as const;
 export type BackendProtocol = (typeof BACKEND_PROTOCOLS)[number];
 
 export interface UpstreamSpec {
-  /** `namespace/service:port` (plus `+grpc` etc. for other protocols), shared by every route to the same Service port. */
+  /** `namespace/service:port`, shared by every route to the same Service port, whatever protocol each speaks. */
   readonly id: string;
   readonly namespace: string;
   readonly service: string;
   /** The Service port's name or number, as the Ingress referred to it. */
   readonly servicePort: string;
   readonly endpoints: readonly Endpoint[];
-  /** Absent means HTTP (HTTP/1.1 in clear). */
-  readonly protocol?: BackendProtocol;
 }
 
 export interface RouteSpec {
@@ -42,6 +40,8 @@ export interface RouteSpec {
   readonly ingress: ObjectRef;
   /** Plain-HTTP requests get a redirect to https (ssl-redirect / force-ssl-redirect). Absent means no. */
   readonly httpsRedirect?: boolean;
+  /** How requests reach the upstream (backend-protocol). Absent means HTTP (HTTP/1.1 in clear). */
+  readonly protocol?: BackendProtocol;
 }
 
 export interface VirtualHostSpec {
@@ -58,6 +58,8 @@ export interface FallbackSpec {
   readonly ingress: ObjectRef | null;
   /** As RouteSpec.httpsRedirect. */
   readonly httpsRedirect?: boolean;
+  /** As RouteSpec.protocol. */
+  readonly protocol?: BackendProtocol;
 }
 
 export interface RouteTableSpec {

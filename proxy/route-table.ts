@@ -11,29 +11,31 @@ import { NO_STAGES, type RequestStage } from './pipeline.ts';
 /**
  * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced
  * in place (endpoint churn changes nothing else in the table); a request reads them once, as one
- * array, and keeps that array for its retries.
+ * array, and keeps that array for its retries. Routes reach it in clear or over TLS, by their
+ * backend protocol, so it keeps each endpoint's origin both ways.
  */
 export class Upstream {
   readonly spec: Omit<UpstreamSpec, 'endpoints'>;
-  readonly protocol: BackendProtocol;
-  readonly #scheme: string;
-  /** `http://address:port` (https for HTTPS and GRPCS) for each endpoint, made once here rather than per request. */
-  #origins: readonly string[];
+  /** `http://address:port` for each endpoint, made once here rather than per request... */
+  #clearOrigins: readonly string[];
+  /** ...and `https://address:port`, for HTTPS and GRPCS routes. */
+  #tlsOrigins: readonly string[];
   #next = 0;
 
   constructor(spec: UpstreamSpec) {
     this.spec = spec;
-    this.protocol = spec.protocol ?? 'HTTP';
-    this.#scheme = this.protocol === 'HTTPS' || this.protocol === 'GRPCS' ? 'https' : 'http';
-    this.#origins = spec.endpoints.map((endpoint) => originOf(this.#scheme, endpoint));
+    this.#clearOrigins = spec.endpoints.map((endpoint) => originOf('http', endpoint));
+    this.#tlsOrigins = spec.endpoints.map((endpoint) => originOf('https', endpoint));
   }
 
-  get origins(): readonly string[] {
-    return this.#origins;
+  /** The endpoints' origins for a route speaking `protocol`. */
+  originsFor(protocol: BackendProtocol): readonly string[] {
+    return protocol === 'HTTPS' || protocol === 'GRPCS' ? this.#tlsOrigins : this.#clearOrigins;
   }
 
   setEndpoints(endpoints: readonly Endpoint[]): void {
-    this.#origins = endpoints.map((endpoint) => originOf(this.#scheme, endpoint));
+    this.#clearOrigins = endpoints.map((endpoint) => originOf('http', endpoint));
+    this.#tlsOrigins = endpoints.map((endpoint) => originOf('https', endpoint));
   }
 
   /** The next of `origins` (this upstream's, as a request read them) in round-robin order. */
@@ -57,21 +59,24 @@ export interface Target {
   readonly ingress: ObjectRef | null;
   /** Plain-HTTP requests for it are redirected to https. */
   readonly httpsRedirect: boolean;
+  /** How requests reach the upstream (the route's backend protocol). */
+  readonly protocol: BackendProtocol;
   readonly labels: { readonly namespace: string; readonly ingress: string; readonly service: string };
   /** What runs before forwarding (pipeline.ts), in order; empty for a route with no policy. */
   readonly stages: readonly RequestStage[];
 }
 
 /** What a target is compiled from, for building its stages. */
-export type TargetPolicy = Pick<Target, 'route' | 'ingress' | 'httpsRedirect'>;
+export type TargetPolicy = Pick<Target, 'route' | 'ingress' | 'httpsRedirect' | 'protocol'>;
 
 /** Builds a target's stages from its policy and the table's HTTPS settings; the proxy server supplies it. */
 export type StageCompiler = (policy: TargetPolicy, https: HttpsSettings) => readonly RequestStage[];
 
 const NO_STAGE_COMPILER: StageCompiler = () => NO_STAGES;
 
-function makeTarget(upstream: Upstream, route: RouteSpec | null, ingress: ObjectRef | null, httpsRedirect: boolean | undefined, compile: (policy: TargetPolicy) => readonly RequestStage[]): Target {
-  const policy: TargetPolicy = { route, ingress, httpsRedirect: httpsRedirect ?? false };
+function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec | FallbackSpec, compile: (policy: TargetPolicy) => readonly RequestStage[]): Target {
+  const ingress = from.ingress;
+  const policy: TargetPolicy = { route, ingress, httpsRedirect: from.httpsRedirect ?? false, protocol: from.protocol ?? 'HTTP' };
   return {
     upstream,
     ...policy,
@@ -199,12 +204,12 @@ export class RouteTable {
     this.#upstreams = byId;
     const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
-      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback.ingress, fallback.httpsRedirect, compile) : null;
+      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback, compile) : null;
 
     this.#defaultTarget = fallbackTarget(spec.defaultBackend);
     for (const virtualHost of spec.virtualHosts) {
       const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) =>
-        makeTarget(upstreamOf(route.upstream), route, route.ingress, route.httpsRedirect, compile),
+        makeTarget(upstreamOf(route.upstream), route, route, compile),
       );
       if (virtualHost.host === '') this.#catchAll = compiled;
       else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);

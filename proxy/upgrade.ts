@@ -23,7 +23,7 @@ export function writeRawResponse(socket: Duplex, status: number, headers: readon
 }
 
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps): void {
-  const origins = target.upstream.origins;
+  const origins = target.upstream.originsFor(target.protocol);
   if (origins.length === 0) {
     writeRawResponse(clientSocket, STATUS_UNAVAILABLE);
     return;
@@ -86,7 +86,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       deps.metrics.routes.count(target.labels, failure.status);
     },
   };
-  deps.dispatchers[target.upstream.protocol].dispatch(
+  deps.dispatchers[target.protocol].dispatch(
     {
       origin,
       method: req.method ?? 'GET',

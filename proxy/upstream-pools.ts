@@ -1,5 +1,5 @@
 // Upstreams that outlive a route-table swap. A table names its upstreams by id (the Service port,
-// plus the backend protocol); the pools keep one Upstream per id across tables, so its balancer
+// `namespace/service:port`); the pools keep one Upstream per id across tables, so its balancer
 // state (the round-robin position today; affinity, EWMA or rate-limit state later) survives any
 // configuration change that keeps the upstream, and a table swap only updates endpoints in place.
 import { Upstream } from './route-table.ts';

@@ -2,7 +2,7 @@
 // EndpointSlices of that Service whose port has the Service port's name.
 import type { IngressBackend, Service, ServicePort } from '../model.ts';
 import type { Snapshot } from '../store.ts';
-import type { BackendProtocol, Endpoint, UpstreamSpec, WarningReason } from './types.ts';
+import type { Endpoint, UpstreamSpec, WarningReason } from './types.ts';
 
 export interface BackendProblem {
   readonly reason: WarningReason;
@@ -60,17 +60,17 @@ function externalNameEndpoint(service: Service, servicePort: ServicePort | undef
 }
 
 /**
- * Upstreams differ by protocol as well as by Service port, since one Service port can be reached as
- * HTTP from one Ingress and as gRPC from another; HTTP keeps the plain id.
+ * One upstream per Service port, as ingress-nginx's `namespace-service-port`: how a route speaks to
+ * it (the backend protocol) is the route's, so one Ingress can reach a port as HTTP and another as
+ * gRPC while both share its endpoints and balancer state.
  */
-export function upstreamId(namespace: string, serviceName: string, port: PortRef, protocol: BackendProtocol): string {
-  const id = `${namespace}/${serviceName}:${describePort(port)}`;
-  return protocol === 'HTTP' ? id : `${id}+${protocol.toLowerCase()}`;
+export function upstreamId(namespace: string, serviceName: string, port: PortRef): string {
+  return `${namespace}/${serviceName}:${describePort(port)}`;
 }
 
-export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef, protocol: BackendProtocol = 'HTTP'): ResolvedBackend {
-  const id = upstreamId(namespace, serviceName, port, protocol);
-  const base = { id, namespace, service: serviceName, servicePort: describePort(port), ...(protocol === 'HTTP' ? {} : { protocol }) };
+export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef): ResolvedBackend {
+  const id = upstreamId(namespace, serviceName, port);
+  const base = { id, namespace, service: serviceName, servicePort: describePort(port) };
   const empty = (reason: WarningReason, message: string): ResolvedBackend => ({
     upstream: { ...base, endpoints: [] },
     problem: { reason, message },

@@ -21,7 +21,7 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
-import { prefixKey } from '../../proxy/route-spec.ts';
+import { prefixKey, type BackendProtocol } from '../../proxy/route-spec.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
 import { controllerSettings, type ControllerSettings } from './https-settings.ts';
 
@@ -143,14 +143,19 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
     ing.warn('UnsupportedBackend', `${where}: resource backends (${resource?.kind ?? 'unknown'} ${resource?.name ?? ''}) are not supported; ignored`);
     return null;
   }
-  const { protocol } = ing.annotations.backendProtocol;
-  const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service), protocol);
+  const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service));
   context.upstreams.set(resolved.upstream.id, resolved.upstream);
   if (resolved.problem && !ing.reportedUpstreams.has(resolved.upstream.id)) {
     ing.reportedUpstreams.add(resolved.upstream.id);
     ing.warn(resolved.problem.reason, resolved.problem.message);
   }
   return resolved.upstream.id;
+}
+
+/** The route's backend protocol, left out for HTTP (the default) so plain tables stay as they were. */
+function protocolOf(ing: IngressContext): { protocol?: BackendProtocol } {
+  const { protocol } = ing.annotations.backendProtocol;
+  return protocol === 'HTTP' ? {} : { protocol };
 }
 
 /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
@@ -167,7 +172,7 @@ function ingressFallback(context: Context, ing: IngressContext): FallbackSpec | 
   if (!upstream) return null;
   // The Ingress-wide fallback redirects when any host of this Ingress does (it serves all of them).
   const ruleHosts = (ing.ingress.spec.rules ?? []).map((rule) => checkHost(rule.host)).flatMap((host) => (host.ok ? [host.value] : []));
-  const fallback: FallbackSpec = { upstream, ingress: ing.ref, ...(redirectsToHttps(context, ing, ruleHosts) ? { httpsRedirect: true } : {}) };
+  const fallback: FallbackSpec = { upstream, ingress: ing.ref, ...(redirectsToHttps(context, ing, ruleHosts) ? { httpsRedirect: true } : {}), ...protocolOf(ing) };
   if (context.defaultBackend === null) context.defaultBackend = fallback;
   else if (context.defaultBackend.ingress) {
     ing.warn('DefaultBackendConflict', `spec.defaultBackend serves only this Ingress's hosts: requests for other hosts go to the default backend of Ingress ${describeRef(context.defaultBackend.ingress)}, which is older`);
@@ -208,7 +213,7 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   if (upstream === null) return;
   virtualHost.claims.set(claimKey, ing.ref);
   const httpsRedirect = redirectsToHttps(context, ing, [virtualHost.host]);
-  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...(httpsRedirect ? { httpsRedirect } : {}) });
+  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...(httpsRedirect ? { httpsRedirect } : {}), ...protocolOf(ing) });
 }
 
 /** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */

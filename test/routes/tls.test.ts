@@ -337,23 +337,32 @@ describe('TLS: redirects to https', () => {
 });
 
 describe('TLS: backend protocols and the ConfigMap', () => {
+  // ingress-nginx names an upstream by Service port only; backend-protocol is the location's.
   const protocolCases = [
-    { name: 'Without the annotation, backends are HTTP', annotation: undefined, upstream: 'default/web:80', protocol: undefined, warnings: [] },
-    { name: 'backend-protocol HTTPS makes an HTTPS upstream of its own', annotation: 'HTTPS', upstream: 'default/web:80+https', protocol: 'HTTPS', warnings: [] },
-    { name: 'backend-protocol GRPC makes an h2c upstream', annotation: 'GRPC', upstream: 'default/web:80+grpc', protocol: 'GRPC', warnings: [] },
-    { name: 'backend-protocol is case-insensitive', annotation: 'grpcs', upstream: 'default/web:80+grpcs', protocol: 'GRPCS', warnings: [] },
-    { name: 'An unsupported backend-protocol (FCGI) is a warning, and HTTP is used', annotation: 'FCGI', upstream: 'default/web:80', protocol: undefined, warnings: ['Ingress default/i InvalidAnnotation'] },
+    { name: 'Without the annotation, routes speak HTTP', annotation: undefined, protocol: undefined, warnings: [] },
+    { name: 'backend-protocol HTTPS makes the route speak HTTPS to the Service port\'s upstream', annotation: 'HTTPS', protocol: 'HTTPS', warnings: [] },
+    { name: 'backend-protocol GRPC makes the route speak h2c', annotation: 'GRPC', protocol: 'GRPC', warnings: [] },
+    { name: 'backend-protocol is case-insensitive', annotation: 'grpcs', protocol: 'GRPCS', warnings: [] },
+    { name: 'An unsupported backend-protocol (FCGI) is a warning, and HTTP is used', annotation: 'FCGI', protocol: undefined, warnings: ['Ingress default/i InvalidAnnotation'] },
   ];
   for (const testCase of protocolCases) {
     it(testCase.name, () => {
       const annotations = testCase.annotation ? { 'nginx.ingress.kubernetes.io/backend-protocol': testCase.annotation } : undefined;
       const result = run([tlsIngress('i', ['foo.com'], [], annotations ? { annotations } : {})]);
-      const upstream = result.table.upstreams[0];
-      assert.equal(upstream?.id, testCase.upstream);
-      assert.equal(upstream?.protocol, testCase.protocol);
+      assert.deepEqual(result.table.upstreams.map((upstream) => upstream.id), ['default/web:80']);
+      assert.equal(result.table.virtualHosts[0]?.routes[0]?.protocol, testCase.protocol);
       assert.deepEqual(warningsOf(result), testCase.warnings);
     });
   }
+
+  it('shares one upstream between an Ingress that reaches a Service port over HTTP and one that reaches it over gRPC', () => {
+    const result = run([
+      tlsIngress('plain', ['a.com'], []),
+      tlsIngress('grpc', ['b.com'], [], { annotations: { 'nginx.ingress.kubernetes.io/backend-protocol': 'GRPC' } }),
+    ]);
+    assert.deepEqual(result.table.upstreams.map((upstream) => upstream.id), ['default/web:80']);
+    assert.deepEqual(result.table.virtualHosts.map((host) => [host.host, host.routes[0]?.protocol ?? 'HTTP']), [['a.com', 'HTTP'], ['b.com', 'GRPC']]);
+  });
 
   const hstsCases: { name: string; data: Record<string, string> | undefined; hsts: string | null; warnings: string[] }[] = [
     { name: 'Without a ConfigMap, HSTS is a year with subdomains, as in ingress-nginx', data: undefined, hsts: 'max-age=31536000; includeSubDomains', warnings: [] },
