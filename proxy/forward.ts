@@ -8,8 +8,9 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { BackendProtocol } from './route-spec.ts';
 import type { Target } from './route-table.ts';
-import { clientResponseHeaders, rawHeaderList, trailersOf, type HeaderObject, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
-import { ClientGoneError, SendTimeoutError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
+import { SERVER_NAME, clientResponseHeaders, rawHeaderList, trailersOf, type HeaderObject, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
+import { statusAnswer, type Answer } from './pipeline.ts';
+import { ClientGoneError, SendTimeoutError, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 
 /** nginx's proxy_next_upstream_tries default in ingress-nginx. */
@@ -60,15 +61,19 @@ export function writeResponseHead(res: ClientResponse, status: number, statusTex
   else res.writeHead(status, headers as string[]); // node supplies the standard reason phrase
 }
 
-/** Answers with a short text body, as nginx's error pages do. */
-export function respondWithStatus(res: ClientResponse, status: number, extraHeaders: readonly string[] = []): void {
+/** Writes a response the proxy gives itself (pipeline.ts); a response already under way is cut instead. */
+export function writeAnswer(res: ClientResponse, answer: Answer): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${STATUS_TEXT[status] ?? status}\n`;
-  writeResponseHead(res, status, '', ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'server', 'pier', ...extraHeaders]);
-  res.end(body);
+  writeResponseHead(res, answer.status, '', ['content-type', answer.contentType, 'content-length', String(Buffer.byteLength(answer.body)), 'server', SERVER_NAME, ...answer.headers]);
+  res.end(answer.body);
+}
+
+/** Answers with a short text body, as nginx's error pages do. */
+export function respondWithStatus(res: ClientResponse, status: number, extraHeaders: readonly string[] = []): void {
+  writeAnswer(res, statusAnswer(status, extraHeaders));
 }
 
 /**

@@ -2,6 +2,7 @@
 // Each route's stages are compiled when a table is swapped in (a route with no policy has none),
 // and plain HTTP requests and upgrades (WebSocket) run the very same stages, so a guard can't be
 // skipped by upgrading. A stage either answers the request itself or lets it go on.
+import { STATUS_TEXT } from './errors.ts';
 import type { RequestTarget } from './request-target.ts';
 
 /** A request as the stages see it, read once before any of them runs. */
@@ -28,6 +29,11 @@ export interface Answer {
 export type RequestStage = (exchange: Exchange) => Answer | null;
 
 export const NO_STAGES: readonly RequestStage[] = [];
+
+/** nginx's short error page: the status and its text. */
+export function statusAnswer(status: number, headers: readonly string[] = []): Answer {
+  return { status, contentType: 'text/plain; charset=utf-8', headers, body: `${STATUS_TEXT[status] ?? status}\n` };
+}
 
 /** The first stage's answer, or null when every stage lets the request through. */
 export function runStages(stages: readonly RequestStage[], exchange: Exchange): Answer | null {

@@ -239,7 +239,6 @@ export class RouteTable {
     return dot > 0 ? this.#wildcardHosts.get(host.slice(dot + 1)) : undefined;
   }
 
-
   /** True when a rule names this host (exactly or by wildcard), so it isn't the default server's. */
   hasNamedHost(host: string): boolean {
     return this.#hostFor(host) !== undefined;

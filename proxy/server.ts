@@ -13,12 +13,12 @@ import { Agent, H2CClient, type Dispatcher } from 'undici';
 import type { HttpsSettings, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { RouteTable, type StageCompiler, type Target } from './route-table.ts';
 import { UpstreamPools } from './upstream-pools.ts';
-import { NO_STAGES, runStages, type Answer, type Exchange } from './pipeline.ts';
+import { NO_STAGES, runStages, statusAnswer, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
-import { SERVER_NAME, clientAddressOf, type OutgoingRequest } from './headers.ts';
+import { clientAddressOf, type OutgoingRequest } from './headers.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
-import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_TEXT } from './errors.ts';
-import { forwardRequest, respondWithStatus, writeResponseHead, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
+import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND } from './errors.ts';
+import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { ProxyMetrics, RouteLabels } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
@@ -300,8 +300,7 @@ export class ProxyServer {
       return;
     }
     const { answer, labels } = decision;
-    writeResponseHead(res, answer.status, '', ['content-type', answer.contentType, 'content-length', String(Buffer.byteLength(answer.body)), 'server', SERVER_NAME, ...answer.headers]);
-    res.end(answer.body);
+    writeAnswer(res, answer);
     if (labels) this.#metrics.routes.count(labels, answer.status);
   }
 
@@ -321,11 +320,6 @@ export class ProxyServer {
 type Decision =
   | { readonly answer: Answer; readonly labels: RouteLabels | null }
   | { readonly target: Target; readonly outgoing: OutgoingRequest; readonly responseHeaders: readonly string[] };
-
-/** nginx's short error page: the status and its text. */
-function statusAnswer(status: number, headers: readonly string[]): Answer {
-  return { status, contentType: 'text/plain; charset=utf-8', headers, body: `${STATUS_TEXT[status] ?? status}\n` };
-}
 
 /** True when a plain-HTTP request for this path must not be redirected (ACME http-01 challenges). */
 function isRedirectExempt(https: HttpsSettings, path: string): boolean {
