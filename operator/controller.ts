@@ -23,6 +23,8 @@ const HOLD_OFF_MS = 100;
 const MAX_DELAY_MS = 1_000;
 /** Causes that change Ingress status only: they are joined into the last routes, not computed again. */
 const STATUS_ONLY_CAUSES: ReadonlySet<string> = new Set(['published addresses', 'leadership']);
+/** Causes that move endpoints only: the proxy gets the new endpoints, not a new table. */
+const ENDPOINT_CAUSES: ReadonlySet<string> = new Set(['EndpointSlice']);
 
 /** Runs leader work one at a time; a request made meanwhile runs next with the newest input. */
 function serialized<T>(work: (input: T) => Promise<void>): (input: T) => void {
@@ -88,7 +90,7 @@ export async function runController(config: Config, log: Logger): Promise<number
    * EndpointSlices, the proxy gets just the new endpoints instead of a whole table to compile.
    */
   const changed = new Set<string>();
-  const changedOnly = (what: string): boolean => changed.size > 0 && [...changed].every((each) => each === what);
+  const changedOnly = (causes: ReadonlySet<string>): boolean => changed.size > 0 && [...changed].every((cause) => causes.has(cause));
   const recompute = (because: string): void => {
     changed.add(because);
     reconcile.trigger();
@@ -108,8 +110,8 @@ export async function runController(config: Config, log: Logger): Promise<number
   const reconcile = coalesce(
     () => {
       if (!source?.synced) return;
-      const onlyEndpoints = changedOnly('EndpointSlice');
-      const onlyStatus = changed.size > 0 && [...changed].every((cause) => STATUS_ONLY_CAUSES.has(cause));
+      const onlyEndpoints = changedOnly(ENDPOINT_CAUSES);
+      const onlyStatus = changedOnly(STATUS_ONLY_CAUSES);
       changed.clear();
       const snapshot = store.snapshot();
       if (onlyStatus && lastResult) {
