@@ -55,7 +55,6 @@ const options = {
   watchIngressWithoutClass: false,
   defaultBackendService: null,
   annotationsPrefix: 'nginx.ingress.kubernetes.io',
-  statusAddresses: [{ ip: '192.0.2.1' }],
   now: Date.now(),
 };
 

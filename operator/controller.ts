@@ -9,11 +9,12 @@ import { coalesce } from './coalesce.ts';
 import { Store, type Snapshot } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
 import { ClusterSource } from './sources/cluster.ts';
-import { StatusWriter, withStatusAddresses } from './status.ts';
+import { StatusWriter } from './status.ts';
 import { EventRecorder } from './events.ts';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from './leader.ts';
 import { PublishedAddresses } from './kube/published-addresses.ts';
 import { controllerIdentity, controllerNamespace, loadKubeConfig } from './kube/client.ts';
+import type { LoadBalancerIngress } from './model.ts';
 import type { RouteComputation } from './routes/types.ts';
 import { apiMessageOf } from './kube/api-errors.ts';
 
@@ -59,13 +60,20 @@ function problemTracker(runtime: Runtime): SetProblem {
   };
 }
 
+interface LeaderInput {
+  readonly result: RouteComputation;
+  readonly snapshot: Snapshot;
+  /** What to publish in the status of every Ingress Pier serves. */
+  readonly addresses: readonly LoadBalancerIngress[];
+}
+
 /** What only the leader does with a computation: write Ingress status and record warnings as Events, one run at a time. */
-function leaderWorkFor(kc: KubeConfig, identity: string, setProblem: SetProblem, log: Logger): (input: { result: RouteComputation; snapshot: Snapshot }) => void {
+function leaderWorkFor(kc: KubeConfig, identity: string, setProblem: SetProblem, log: Logger): (input: LeaderInput) => void {
   const statusWriter = new StatusWriter(kc.makeApiClient(NetworkingV1Api), log);
   const events = new EventRecorder(kc.makeApiClient(CoreV1Api), identity, log);
-  return serialized(async ({ result, snapshot }) => {
+  return serialized(async ({ result, snapshot, addresses }) => {
     try {
-      const status = await statusWriter.sync(result, snapshot);
+      const status = await statusWriter.sync(result, snapshot, addresses);
       setProblem('status', status.permissionProblem);
       setProblem('events', await events.sync(result.warnings, snapshot));
     } catch (error) {
@@ -116,12 +124,12 @@ export async function runController(config: Config, log: Logger): Promise<number
       const snapshot = store.snapshot();
       if (onlyStatus && lastResult) {
         // New addresses or a new leader change what status says, not what the proxy serves.
-        if (leader?.isLeader) leaderWork({ result: withStatusAddresses(lastResult, addresses.current(snapshot)), snapshot });
+        if (leader?.isLeader) leaderWork({ result: lastResult, snapshot, addresses: addresses.current(snapshot) });
         return;
       }
-      const result = runtime.apply(snapshot, addresses.current(snapshot), onlyEndpoints);
+      const result = runtime.apply(snapshot, onlyEndpoints);
       lastResult = result;
-      if (leader?.isLeader) leaderWork({ result, snapshot });
+      if (leader?.isLeader) leaderWork({ result, snapshot, addresses: addresses.current(snapshot) });
     },
     HOLD_OFF_MS,
     MAX_DELAY_MS,

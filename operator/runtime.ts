@@ -4,7 +4,6 @@ import type { Server } from 'node:http';
 import type { Config } from './config.ts';
 import { createHealthServer, type MetricsSource } from './health.ts';
 import type { Logger } from '../proxy/log.ts';
-import type { LoadBalancerIngress } from './model.ts';
 import { computeRoutes } from './routes/compute.ts';
 import { endpointChanges } from './routes/endpoint-changes.ts';
 import type { RouteComputation, RouteOptions, RouteTableSpec, RouteWarning } from './routes/types.ts';
@@ -23,14 +22,13 @@ export interface RouteCaches {
   readonly annotationCache?: AnnotationCache;
 }
 
-export function routeOptionsFrom(flags: Config['flags'], statusAddresses: readonly LoadBalancerIngress[] = [], now = Date.now(), caches: RouteCaches = {}): RouteOptions {
+export function routeOptionsFrom(flags: Config['flags'], now = Date.now(), caches: RouteCaches = {}): RouteOptions {
   return {
     controllerClass: flags['controller-class'],
     ingressClass: flags['ingress-class'],
     watchIngressWithoutClass: flags['watch-ingress-without-class'],
     defaultBackendService: flags['default-backend-service'] ?? null,
     annotationsPrefix: flags['annotations-prefix'],
-    statusAddresses,
     defaultSslCertificate: flags['default-ssl-certificate'] ?? null,
     configMap: flags.configmap ?? null,
     now,
@@ -131,9 +129,9 @@ export class Runtime {
    * the caller knows that only EndpointSlices changed, just the upstreams whose endpoints moved
    * (no recompiling in the proxy). Returns the computation for status and events.
    */
-  apply(snapshot: Snapshot, statusAddresses: readonly LoadBalancerIngress[] = [], onlyEndpointsChanged = false): RouteComputation {
+  apply(snapshot: Snapshot, onlyEndpointsChanged = false): RouteComputation {
     const started = performance.now();
-    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, statusAddresses, Date.now(), this.#caches));
+    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, Date.now(), this.#caches));
     const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
     const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
     const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);

@@ -32,14 +32,6 @@ interface StatusWrite {
   readonly addresses: readonly LoadBalancerIngress[];
 }
 
-/**
- * The computation with these addresses in every status: a change of the published addresses (or
- * of who leads) is joined here, without computing routes again or swapping a table.
- */
-export function withStatusAddresses(result: RouteComputation, addresses: readonly LoadBalancerIngress[]): RouteComputation {
-  return { ...result, statuses: result.statuses.map((status) => ({ ...status, loadBalancer: addresses })) };
-}
-
 export class StatusWriter {
   readonly #api: NetworkingV1Api;
   readonly #log: Logger;
@@ -51,13 +43,17 @@ export class StatusWriter {
     this.#log = log;
   }
 
-  /** The writes that would bring the cluster to the computed statuses. Pure apart from reading #published. */
-  plan(result: RouteComputation, snapshot: Snapshot): StatusWrite[] {
+  /**
+   * The writes that would give every Ingress Pier serves these addresses, and clear those that
+   * stopped being ours. Pure apart from reading #published. The addresses come apart from the
+   * computation, so a change of addresses (or of who leads) needs no new one.
+   */
+  plan(result: RouteComputation, snapshot: Snapshot, addresses: readonly LoadBalancerIngress[]): StatusWrite[] {
     const byKey = new Map(snapshot.ingresses.map((ingress) => [`${ingress.metadata.namespace}/${ingress.metadata.name}`, ingress]));
     const current = (ref: ObjectRef) => byKey.get(`${ref.namespace}/${ref.name}`)?.status?.loadBalancer?.ingress ?? [];
     const writes: StatusWrite[] = [];
     for (const status of result.statuses) {
-      if (!sameAddresses(current(status.ingress), status.loadBalancer)) writes.push({ ingress: status.ingress, addresses: status.loadBalancer });
+      if (!sameAddresses(current(status.ingress), addresses)) writes.push({ ingress: status.ingress, addresses });
     }
     for (const ref of result.ignored) {
       if (this.#published.has(`${ref.namespace}/${ref.name}`) && current(ref).length > 0) writes.push({ ingress: ref, addresses: [] });
@@ -65,8 +61,8 @@ export class StatusWriter {
     return writes;
   }
 
-  async sync(result: RouteComputation, snapshot: Snapshot): Promise<StatusWriteResult> {
-    const writes = this.plan(result, snapshot);
+  async sync(result: RouteComputation, snapshot: Snapshot, addresses: readonly LoadBalancerIngress[]): Promise<StatusWriteResult> {
+    const writes = this.plan(result, snapshot, addresses);
     let written = 0;
     let failed = 0;
     let permissionProblem: string | null = null;

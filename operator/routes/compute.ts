@@ -272,7 +272,7 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       https: context.settings.https,
       ...(context.settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
     },
-    statuses: served.map((ingress) => ({ ingress: refOf(ingress), loadBalancer: context.options.statusAddresses })),
+    statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
     ignored,
     warnings: context.warnings,
     certificatesChangeAt: context.tls.certificatesChangeAt,

@@ -1,6 +1,5 @@
 // The output of computeRoutes: the route table for the proxy, and what the operator writes
 // (statuses) and reports (warnings, as Events).
-import type { LoadBalancerIngress } from '../model.ts';
 import type { CertificateCache } from './tls.ts';
 import type { AnnotationCache } from '../annotations/registry.ts';
 
@@ -38,9 +37,12 @@ export interface RouteWarning {
   readonly message: string;
 }
 
+/**
+ * An Ingress Pier serves, whose status.loadBalancer it keeps. The addresses are not a route: the
+ * status writer joins them in, so an address change computes no routes.
+ */
 export interface IngressStatus {
   readonly ingress: ObjectRef;
-  readonly loadBalancer: readonly LoadBalancerIngress[];
 }
 
 /** A host listed under an Ingress's spec.tls that is served the default certificate instead of the one it names. */
@@ -75,8 +77,6 @@ export interface RouteOptions {
   /** `namespace/name` of the controller-wide fallback Service. */
   readonly defaultBackendService: ObjectRef | null;
   readonly annotationsPrefix: string;
-  /** What to write into status.loadBalancer.ingress of every Ingress we serve. */
-  readonly statusAddresses: readonly LoadBalancerIngress[];
   /** `namespace/name` of the --default-ssl-certificate Secret. */
   readonly defaultSslCertificate?: ObjectRef | null;
   /** `namespace/name` of the --configmap ConfigMap (HSTS and redirect settings). */

@@ -14,7 +14,6 @@ export const BASE_OPTIONS: RouteOptions = {
   watchIngressWithoutClass: false,
   defaultBackendService: null,
   annotationsPrefix: 'nginx.ingress.kubernetes.io',
-  statusAddresses: [],
 };
 
 /** Computes routes with our IngressClass `pier` present unless the objects bring their own. */
