@@ -1,13 +1,12 @@
 // Prometheus metrics for the primary process (or the only one, with --workers=1), on a registry
 // it owns (never the global one). The data plane counts in plain numbers (proxy-metrics.ts); this
 // module turns them into prom-client metrics and adds the controller's own.
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { LATENCY, ProxyMetrics, REQUESTS, TLS_REFUSED } from './proxy-metrics.ts';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricValue } from 'prom-client';
+import { LATENCY, ProxyMetrics, REQUESTS, TLS_REFUSED, metricJson } from './proxy-metrics.ts';
 
-/** A read-only metric whose values are computed when the registry is read. */
+/** A read-only metric whose values are computed when the registry is read, in the shape a worker sends its own. */
 function computedMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue<string>[]): Metric {
-  const get = async (): Promise<MetricObjectWithValues<MetricValue<string>>> =>
-    ({ name, help, type, aggregator: 'sum', values: values() }) as unknown as MetricObjectWithValues<MetricValue<string>>;
+  const get = async () => metricJson(name, help, type, values());
   return { name, help, type, aggregator: 'sum', get, reset: () => undefined } as unknown as Metric;
 }
 

@@ -116,7 +116,8 @@ export const TLS_REFUSED = {
   help: 'Certificates the TLS library refused when a route table was swapped in; their hosts get the default certificate.',
 } as const;
 
-function metricJson(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: MetricValue<string>[]): MetricJson {
+/** One metric in the shape prom-client's registry gives and its aggregator merges. */
+export function metricJson(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: MetricValue<string>[]): MetricJson {
   return { name, help, type, aggregator: 'sum', values } as unknown as MetricJson;
 }
 
