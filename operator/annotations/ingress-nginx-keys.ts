@@ -2,9 +2,6 @@
 // without the prefix), by the family its docs list them under. Pier names a key from this list that
 // it doesn't implement as "not supported yet", and any other key under the prefix as unknown.
 
-/** Keys whose value is nginx configuration text. Pier never runs them: they are refused. */
-export const SNIPPET_KEYS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);
-
 export const INGRESS_NGINX_KEYS: Readonly<Record<string, readonly string[]>> = {
   rewrite: ['rewrite-target', 'use-regex', 'app-root', 'x-forwarded-prefix', 'enable-rewrite-log'],
   redirects: ['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'from-to-www-redirect'],
@@ -51,3 +48,6 @@ export function ingressNginxFamilyOf(name: string): string | undefined {
   for (const [family, keys] of Object.entries(INGRESS_NGINX_KEYS)) if (keys.includes(name)) return family;
   return undefined;
 }
+
+/** Keys whose value is nginx configuration text (every `*-snippet`). Pier never runs them: they are refused. */
+export const SNIPPET_KEYS: ReadonlySet<string> = new Set(Object.values(INGRESS_NGINX_KEYS).flat().filter((name) => name.endsWith('-snippet')));
