@@ -3,6 +3,7 @@
 
 export const STATUS_BAD_REQUEST = 400;
 export const STATUS_NOT_FOUND = 404;
+export const STATUS_PAYLOAD_TOO_LARGE = 413;
 export const STATUS_BAD_GATEWAY = 502;
 export const STATUS_UNAVAILABLE = 503;
 export const STATUS_GATEWAY_TIMEOUT = 504;
@@ -32,6 +33,7 @@ const FAILURES: Readonly<Record<string, Failure>> = {
   UND_ERR_BODY_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
   PIER_SEND_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
   ETIMEDOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
+  PIER_BODY_TOO_LARGE: { status: STATUS_PAYLOAD_TOO_LARGE, beforeRequestSent: false },
 };
 
 const UNKNOWN_FAILURE: Failure = { status: STATUS_BAD_GATEWAY, beforeRequestSent: false };
@@ -47,6 +49,15 @@ export class SendTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`upstream accepted no request body for ${timeoutMs} ms`);
     this.name = 'SendTimeoutError';
+  }
+}
+
+/** Raised when a request body without a declared length grows past proxy-body-size. */
+export class BodyTooLargeError extends Error {
+  readonly code = 'PIER_BODY_TOO_LARGE';
+  constructor(limit: number) {
+    super(`request body is larger than ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
   }
 }
 
@@ -66,6 +77,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   308: '308 Permanent Redirect',
   [STATUS_BAD_REQUEST]: '400 Bad Request',
   [STATUS_NOT_FOUND]: 'default backend - 404',
+  [STATUS_PAYLOAD_TOO_LARGE]: '413 Request Entity Too Large',
   [STATUS_BAD_GATEWAY]: '502 Bad Gateway',
   [STATUS_UNAVAILABLE]: '503 Service Temporarily Unavailable',
   [STATUS_GATEWAY_TIMEOUT]: '504 Gateway Time-out',

@@ -5,12 +5,13 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { randomUUID } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BackendProtocol } from './route-spec.ts';
 import type { Target } from './route-table.ts';
-import { SERVER_NAME, clientResponseHeaders, rawHeaderList, trailersOf, type HeaderObject, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
-import { statusAnswer, type Answer } from './pipeline.ts';
-import { ClientGoneError, SendTimeoutError, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
+import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, trailersOf, type HeaderObject, type OutgoingRequest } from './headers.ts';
+import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange, type ResponseStage } from './pipeline.ts';
+import { BodyTooLargeError, ClientGoneError, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 
 /** nginx's proxy_next_upstream_tries default in ingress-nginx. */
@@ -76,23 +77,51 @@ export function respondWithStatus(res: ClientResponse, status: number, extraHead
   writeAnswer(res, statusAnswer(status, extraHeaders));
 }
 
+/** Answers with a status of the proxy's own on a route: its response stages (HSTS...) apply. */
+function respondOnRoute(res: ClientResponse, status: number, target: Target, exchange: Exchange): void {
+  // A client still sending a body too large is not read to its end: the connection closes, as nginx's does.
+  if (status === STATUS_PAYLOAD_TOO_LARGE && !(res instanceof Http2ServerResponse)) res.shouldKeepAlive = false;
+  writeAnswer(res, finishAnswer(statusAnswer(status), target.responseStages, exchange));
+}
+
 /**
- * Sends the request to the target's upstream and relays the answer. `addedHeaders` (flat,
- * lower-case) go on the response in place of the upstream's own: HSTS on HTTPS.
+ * The body undici reads: the client request itself, or, when its length isn't declared (chunked,
+ * or HTTP/2 without content-length) and a limit applies, a pass-through that fails with
+ * BodyTooLargeError before the byte that crosses the limit reaches the upstream.
  */
-export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, addedHeaders: readonly string[] = []): void {
+function requestBody(req: ClientRequest, limit: number): Readable {
+  if (limit === 0 || req.headers['content-length'] !== undefined) return req;
+  let received = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      received += chunk.length;
+      if (received > limit) done(new BodyTooLargeError(limit));
+      else done(null, chunk);
+    },
+  });
+  req.on('error', (error) => limiter.destroy(error));
+  return req.pipe(limiter);
+}
+
+/**
+ * Sends the upstream request the stages left to the target's upstream and relays the answer,
+ * through the target's response stages.
+ */
+export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const { labels, upstream } = target;
   // Read once: endpoints updated meanwhile don't change the ones this request tries.
   const origins = upstream.originsFor(target.protocol);
   if (origins.length === 0) {
-    respondWithStatus(res, STATUS_UNAVAILABLE, addedHeaders);
+    respondOnRoute(res, STATUS_UNAVAILABLE, target, exchange);
     deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
   }
   const dispatcher = deps.dispatchers[target.protocol];
-  const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
+  const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
+  const { method, url } = outgoing.request;
   const withBody = hasRequestBody(req);
-  const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(req.method ?? '');
+  const body = withBody ? requestBody(req, target.bodySizeLimit) : null;
+  const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(method);
   const started = performance.now();
   let triesLeft = Math.min(MAX_TRIES, origins.length);
   let tried: string[] | null = null;
@@ -101,16 +130,16 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     triesLeft--;
     const origin = tried === null ? upstream.pick(origins) : nextUntried(origins, tried);
     (tried ??= []).push(origin);
-    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, addedHeaders, (error) => {
+    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, target.responseStages, exchange, (error) => {
       const failure = classifyUpstreamError(error);
-      const bodyUntouched = !withBody || !req.readableDidRead;
+      const bodyUntouched = body === null || !body.readableDidRead;
       const mayRetry = triesLeft > 0 && !res.headersSent && !isClientGone(res) && bodyUntouched && (failure.beforeRequestSent || retryableOnReset);
       if (mayRetry) {
         attempt();
         return;
       }
       deps.metrics.routes.count(labels, failure.status);
-      if (!isClientGone(res)) respondWithStatus(res, failure.status, addedHeaders);
+      if (!isClientGone(res)) respondOnRoute(res, failure.status, target, exchange);
     }, (status) => {
       deps.metrics.routes.count(labels, status);
       deps.metrics.routes.observe(labels, (performance.now() - started) / 1000);
@@ -118,10 +147,10 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     dispatcher.dispatch(
       {
         origin,
-        method: req.method ?? 'GET',
-        path: outgoing.url,
+        method,
+        path: url,
         headers,
-        body: withBody ? req : null,
+        body,
         headersTimeout: deps.timeouts.readMs,
         bodyTimeout: deps.timeouts.readMs,
       },
@@ -152,7 +181,8 @@ function nextUntried(origins: readonly string[], tried: readonly string[]): stri
  */
 class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #res: ClientResponse;
-  readonly #addedHeaders: readonly string[];
+  readonly #responseStages: readonly ResponseStage[];
+  readonly #exchange: Exchange;
   readonly #onFailure: (error: Error) => void;
   readonly #onDone: (status: number) => void;
   #controller: Dispatcher.DispatchController | null = null;
@@ -164,9 +194,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   };
   readonly #onDrain = (): void => this.#controller?.resume();
 
-  constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, addedHeaders: readonly string[], onFailure: (error: Error) => void, onDone: (status: number) => void) {
+  constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, responseStages: readonly ResponseStage[], exchange: Exchange, onFailure: (error: Error) => void, onDone: (status: number) => void) {
     this.#res = res;
-    this.#addedHeaders = addedHeaders;
+    this.#responseStages = responseStages;
+    this.#exchange = exchange;
     this.#onFailure = onFailure;
     this.#onDone = onDone;
     res.once('close', this.#onClientClose);
@@ -197,7 +228,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     if (this.#sendTimer) clearTimeout(this.#sendTimer);
     this.#status = statusCode;
-    writeResponseHead(this.#res, statusCode, statusText ?? '', clientResponseHeaders(rawHeaderList(controller.rawHeaders, headers), this.#addedHeaders));
+    const relayed = clientResponseHeaders(rawHeaderList(controller.rawHeaders, headers));
+    runResponseStages(this.#responseStages, this.#exchange, statusCode, relayed);
+    writeResponseHead(this.#res, statusCode, statusText ?? '', relayed);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

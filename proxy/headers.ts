@@ -1,5 +1,6 @@
 // Header rewriting between client and upstream. Pure functions over flat [name, value, ...]
 // arrays, the form node:http and undici both take without building objects.
+import { replaceHeader, type UpstreamRequest } from './pipeline.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection): never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -78,10 +79,10 @@ export function isForwardableHeaderName(name: string, underscores: boolean): boo
   return name.length > 0;
 }
 
-/** What an upstream request is made from, besides the client request's method, headers and body. */
+/** What an upstream request is made from, besides the client's headers and body. */
 export interface OutgoingRequest {
-  /** The path and query in origin form. */
-  readonly url: string;
+  /** Method, path and query, Host and set headers, as the request stages left them. */
+  readonly request: UpstreamRequest;
   readonly forwarded: ForwardedFor;
   readonly headerPolicy: HeaderPolicy;
 }
@@ -156,28 +157,31 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
   return { headers, requestId };
 }
 
+/** The upstream request's headers: the client's, rewritten as upstreamRequestHeaders says, then the stages' Host and set headers. */
+export function outgoingHeaders(raw: readonly string[], outgoing: OutgoingRequest, newRequestId: () => string): string[] {
+  const { headers } = upstreamRequestHeaders(raw, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
+  const { host, setHeaders } = outgoing.request;
+  if (host !== null) replaceHeader(headers, 'host', host);
+  for (let i = 0; i < setHeaders.length; i += 2) replaceHeader(headers, setHeaders[i] as string, setHeaders[i + 1] as string);
+  return headers;
+}
+
 /**
  * The headers a client gets from an upstream response: less hop-by-hop ones, and with Pier's own
- * Server header in place of the upstream's (node:http adds Date), as nginx does. `added` (flat,
- * lower-case names) replace the upstream's headers of the same names: HSTS on HTTPS, say.
+ * Server header in place of the upstream's (node:http adds Date), as nginx does. The route's
+ * response stages (HSTS...) then change the list.
  */
-export function clientResponseHeaders(raw: readonly HeaderValue[], added: readonly string[] = []): string[] {
+export function clientResponseHeaders(raw: readonly HeaderValue[]): string[] {
   const listed = connectionTokens(raw);
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = text(raw[i] as HeaderValue);
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || lower === 'server' || lower === 'date' || listed?.has(lower)) continue;
-    if (added.length > 0 && isNameIn(added, lower)) continue;
     headers.push(name, text(raw[i + 1] as HeaderValue));
   }
-  headers.push('server', SERVER_NAME, ...added);
+  headers.push('server', SERVER_NAME);
   return headers;
-}
-
-function isNameIn(flat: readonly string[], lowerName: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === lowerName) return true;
-  return false;
 }
 
 /** Headers as undici parses them (and as it gives HTTP/2 heads and trailers). */

@@ -18,3 +18,34 @@ export function compilePathRegex(source: string): CompiledPathRegex {
     return { ok: false, error: `it is not a regular expression Pier can match in linear time (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}` };
   }
 }
+
+/** A rewrite-target's pattern: the groups it captures in a path, found anywhere in it, as nginx's unanchored `rewrite`. */
+export interface CapturePattern {
+  /** `[whole match, $1, $2, ...]` (a group that took no part is ''), or null when the path doesn't match. */
+  capture(path: string): readonly string[] | null;
+}
+
+export type CompiledCapturePattern = { readonly ok: true; readonly pattern: CapturePattern } | { readonly ok: false; readonly error: string };
+
+/** nginx's `rewrite "(?i)<source>"`, on RE2: case-insensitive, not anchored. */
+export function compileCapturePattern(source: string): CompiledCapturePattern {
+  let compiled: RE2JS;
+  try {
+    compiled = RE2JS.compile(source, RE2JS.CASE_INSENSITIVE);
+  } catch (error) {
+    return { ok: false, error: `it is not a regular expression Pier can match in linear time (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}` };
+  }
+  const groups = compiled.groupCount();
+  return {
+    ok: true,
+    pattern: {
+      capture(path) {
+        const matcher = compiled.matcher(path);
+        if (!matcher.find()) return null;
+        const captured: string[] = [];
+        for (let i = 0; i <= groups; i++) captured.push(matcher.group(i) ?? '');
+        return captured;
+      },
+    },
+  };
+}

@@ -1,9 +1,23 @@
 // The request pipeline: what happens to a request between matching its route and forwarding it.
 // Each route's stages are compiled when a table is swapped in (a route with no policy has none),
 // and plain HTTP requests and upgrades (WebSocket) run the very same stages, so a guard can't be
-// skipped by upgrading. A stage either answers the request itself or lets it go on.
+// skipped by upgrading. A request stage either answers the request itself or lets it go on,
+// possibly after changing what is sent upstream (a rewrite); response stages change the head of
+// every response the client gets on that route, the backend's or the proxy's own.
+import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_TEXT } from './errors.ts';
 import type { RequestTarget } from './request-target.ts';
+
+/** What is sent upstream. It starts as the client's request; request stages may change it. */
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query in origin form. */
+  url: string;
+  /** The Host header sent upstream in place of the client's (upstream-vhost), or null to keep it. */
+  host: string | null;
+  /** Headers set on the upstream request (flat, lower-case names), replacing the client's of the same names. */
+  setHeaders: readonly string[];
+}
 
 /** A request as the stages see it, read once before any of them runs. */
 export interface Exchange {
@@ -14,6 +28,9 @@ export interface Exchange {
   readonly path: string;
   /** The request target as the client sent it. */
   readonly requested: RequestTarget;
+  /** The client's headers, as node parsed them. */
+  readonly clientHeaders: IncomingHttpHeaders;
+  readonly upstream: UpstreamRequest;
 }
 
 /** A response the proxy gives itself, instead of the backend's: a short text body by default. */
@@ -28,7 +45,33 @@ export interface Answer {
 /** One behaviour of a route, compiled at swap time: an answer, or null to go on. */
 export type RequestStage = (exchange: Exchange) => Answer | null;
 
+/**
+ * One behaviour of a route on the way back: it may change `headers`, the flat list the client
+ * gets (backend's answer or the proxy's own), before the head is written.
+ */
+export type ResponseStage = (exchange: Exchange, status: number, headers: string[]) => void;
+
 export const NO_STAGES: readonly RequestStage[] = [];
+export const NO_RESPONSE_STAGES: readonly ResponseStage[] = [];
+export const NO_SET_HEADERS: readonly string[] = [];
+
+/** The upstream request a client request starts as. */
+export function upstreamRequestOf(method: string | undefined, url: string): UpstreamRequest {
+  return { method: method ?? 'GET', url, host: null, setHeaders: NO_SET_HEADERS };
+}
+
+/** Runs every response stage over `headers` (changed in place). */
+export function runResponseStages(stages: readonly ResponseStage[], exchange: Exchange, status: number, headers: string[]): void {
+  for (let i = 0; i < stages.length; i++) (stages[i] as ResponseStage)(exchange, status, headers);
+}
+
+/** Sets `lowerName` in a flat header list, removing every other header of that name (any case). */
+export function replaceHeader(headers: string[], lowerName: string, value: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() === lowerName) headers.splice(i, 2);
+  }
+  headers.push(lowerName, value);
+}
 
 /** nginx's short error page: the status and its text. */
 export function statusAnswer(status: number, headers: readonly string[] = []): Answer {
@@ -42,4 +85,19 @@ export function runStages(stages: readonly RequestStage[], exchange: Exchange): 
     if (answer !== null) return answer;
   }
   return null;
+}
+
+/** HSTS on HTTPS, replacing a backend's own, as ingress-nginx's header filter does. */
+export function hstsStage(value: string): ResponseStage {
+  return (exchange, _status, headers) => {
+    if (exchange.secure) replaceHeader(headers, 'strict-transport-security', value);
+  };
+}
+
+/** The answer with the response stages' changes to its headers. */
+export function finishAnswer(answer: Answer, stages: readonly ResponseStage[], exchange: Exchange): Answer {
+  if (stages.length === 0) return answer;
+  const headers = [...answer.headers];
+  runResponseStages(stages, exchange, answer.status, headers);
+  return { ...answer, headers };
 }

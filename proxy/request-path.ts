@@ -46,6 +46,15 @@ function removeDotSegments(path: string): string {
   return '/' + output.join('/');
 }
 
+/**
+ * A path a rewrite produced, made safe to send: starting with `/`, with dot segments resolved (so
+ * `/$1` with `$1 = ../admin` can't climb out of the route's backend path), like a normalized request path.
+ */
+export function normalizeRewrittenPath(path: string): string {
+  const absolute = path.charCodeAt(0) === SLASH ? path : `/${path}`;
+  return needsNormalizing(absolute) ? removeDotSegments(decodeSafeEscapes(absolute)) : absolute;
+}
+
 /** The request target's path without its query, normalized for matching. */
 export function pathForMatching(url: string): string {
   const query = url.indexOf('?');

@@ -30,7 +30,46 @@ export interface UpstreamSpec {
   readonly endpoints: readonly Endpoint[];
 }
 
-export interface RouteSpec {
+/**
+ * What an Ingress's annotations ask of one location (a route, or an Ingress's default backend).
+ * Every field is optional and absent means ingress-nginx's default, so a route without
+ * annotations carries none and compiles to no stages.
+ */
+export interface LocationPolicy {
+  /** Plain-HTTP requests get a redirect to https (ssl-redirect / force-ssl-redirect). Absent means no. */
+  readonly httpsRedirect?: boolean;
+  /** preserve-trailing-slash: the https redirect keeps a trailing `/`. */
+  readonly preserveTrailingSlash?: boolean;
+  /** How requests reach the upstream (backend-protocol). Absent means HTTP (HTTP/1.1 in clear). */
+  readonly protocol?: BackendProtocol;
+  /** rewrite-target (and x-forwarded-prefix). */
+  readonly rewrite?: RewritePolicy;
+  /** app-root: a request for `/` gets a 302 to this path. */
+  readonly appRoot?: string;
+  /** permanent-redirect / temporal-redirect: every request is answered with this redirect. */
+  readonly redirect?: RedirectPolicy;
+  /** proxy-body-size in bytes; 0 is unlimited. Absent: the table's (ConfigMap proxy-body-size, 1m). */
+  readonly bodySizeLimit?: number;
+  /** upstream-vhost: the Host header sent upstream. */
+  readonly upstreamVhost?: string;
+}
+
+export interface RewritePolicy {
+  /** The regex the target's `$1`..`$9` come from: the route's path, as ingress-nginx's `rewrite "(?i)<path>"`. */
+  readonly pattern: string;
+  /** The new path, `$n` standing for the pattern's groups; the query is kept. */
+  readonly target: string;
+  /** x-forwarded-prefix: sent upstream as X-Forwarded-Prefix along with the rewrite. */
+  readonly forwardedPrefix?: string;
+}
+
+export interface RedirectPolicy {
+  /** An absolute http(s) URL, as written. */
+  readonly url: string;
+  readonly code: number;
+}
+
+export interface RouteSpec extends LocationPolicy {
   /** The path as the Ingress wrote it (the regex source for `regex`). */
   readonly path: string;
   readonly match: MatchKind;
@@ -38,10 +77,6 @@ export interface RouteSpec {
   readonly pathType: string;
   readonly upstream: string;
   readonly ingress: ObjectRef;
-  /** Plain-HTTP requests get a redirect to https (ssl-redirect / force-ssl-redirect). Absent means no. */
-  readonly httpsRedirect?: boolean;
-  /** How requests reach the upstream (backend-protocol). Absent means HTTP (HTTP/1.1 in clear). */
-  readonly protocol?: BackendProtocol;
 }
 
 export interface VirtualHostSpec {
@@ -52,14 +87,10 @@ export interface VirtualHostSpec {
   readonly fallback: FallbackSpec | null;
 }
 
-export interface FallbackSpec {
+export interface FallbackSpec extends LocationPolicy {
   readonly upstream: string;
   /** The Ingress whose defaultBackend this is, or null for --default-backend-service. */
   readonly ingress: ObjectRef | null;
-  /** As RouteSpec.httpsRedirect. */
-  readonly httpsRedirect?: boolean;
-  /** As RouteSpec.protocol. */
-  readonly protocol?: BackendProtocol;
 }
 
 export interface RouteTableSpec {
@@ -73,6 +104,22 @@ export interface RouteTableSpec {
   readonly https?: HttpsSettings;
   /** ConfigMap enable-underscores-in-headers: client header names with `_` are forwarded. Absent: false. */
   readonly underscoresInHeaders?: boolean;
+  /** ConfigMap use-forwarded-headers: a client's X-Forwarded-Proto and -Host are believed (redirects). Absent: false. */
+  readonly useForwardedHeaders?: boolean;
+  /** ConfigMap proxy-body-size in bytes, 0 unlimited. Absent: 1m, ingress-nginx's default. */
+  readonly bodySizeLimit?: number;
+  /** from-to-www-redirect: hosts that only redirect to another (`www.` added or removed). */
+  readonly hostRedirects?: readonly HostRedirectSpec[];
+}
+
+/** ingress-nginx's client_max_body_size default, 1m. */
+export const DEFAULT_BODY_SIZE_LIMIT = 1024 * 1024;
+
+export interface HostRedirectSpec {
+  /** The host redirected from, lower-case. */
+  readonly from: string;
+  /** The host of the Ingress that asked for it. */
+  readonly to: string;
 }
 
 /**

@@ -4,9 +4,9 @@
 // cost depends on the request, never on how many Ingresses exist.
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
-import { DEFAULT_HTTPS_SETTINGS, prefixKey } from './route-spec.ts';
-import { NO_STAGES, type RequestStage } from './pipeline.ts';
+import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, prefixKey } from './route-spec.ts';
+import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type RequestStage, type ResponseStage } from './pipeline.ts';
 
 /**
  * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced
@@ -57,32 +57,61 @@ export interface Target {
   /** The matched route, or null when a default backend took the request. */
   readonly route: RouteSpec | null;
   readonly ingress: ObjectRef | null;
-  /** Plain-HTTP requests for it are redirected to https. */
-  readonly httpsRedirect: boolean;
   /** How requests reach the upstream (the route's backend protocol). */
   readonly protocol: BackendProtocol;
   readonly labels: { readonly namespace: string; readonly ingress: string; readonly service: string };
   /** What runs before forwarding (pipeline.ts), in order; empty for a route with no policy. */
   readonly stages: readonly RequestStage[];
+  /** What changes every response head on this route: the table's (HSTS), then the route's own. */
+  readonly responseStages: readonly ResponseStage[];
+  /** The most request body bytes forwarded (proxy-body-size); 0 for no limit. */
+  readonly bodySizeLimit: number;
 }
 
-/** What a target is compiled from, for building its stages. */
-export type TargetPolicy = Pick<Target, 'route' | 'ingress' | 'httpsRedirect' | 'protocol'>;
+/** What a target's stages are compiled from. */
+export interface TargetPolicy {
+  /** The route, or null for a default backend. */
+  readonly route: RouteSpec | null;
+  readonly policy: LocationPolicy;
+}
 
-/** Builds a target's stages from its policy and the table's HTTPS settings; the proxy server supplies it. */
-export type StageCompiler = (policy: TargetPolicy, https: HttpsSettings) => readonly RequestStage[];
+/** The table-wide settings stages read. */
+export interface TableSettings {
+  readonly https: HttpsSettings;
+  readonly useForwardedHeaders: boolean;
+}
 
-const NO_STAGE_COMPILER: StageCompiler = () => NO_STAGES;
+export interface CompiledStages {
+  readonly request: readonly RequestStage[];
+  readonly response: readonly ResponseStage[];
+}
 
-function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec | FallbackSpec, compile: (policy: TargetPolicy) => readonly RequestStage[]): Target {
+/** Builds a target's stages from its policy and the table's settings; the proxy server supplies it. */
+export type StageCompiler = (target: TargetPolicy, settings: TableSettings) => CompiledStages;
+
+const NO_COMPILED_STAGES: CompiledStages = { request: NO_STAGES, response: NO_RESPONSE_STAGES };
+const NO_STAGE_COMPILER: StageCompiler = () => NO_COMPILED_STAGES;
+
+function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec | FallbackSpec, table: TableStages): Target {
   const ingress = from.ingress;
-  const policy: TargetPolicy = { route, ingress, httpsRedirect: from.httpsRedirect ?? false, protocol: from.protocol ?? 'HTTP' };
+  const compiled = table.compile({ route, policy: from });
   return {
     upstream,
-    ...policy,
+    route,
+    ingress,
+    protocol: from.protocol ?? 'HTTP',
     labels: { namespace: upstream.spec.namespace, ingress: ingress?.name ?? '', service: upstream.spec.service },
-    stages: compile(policy),
+    stages: compiled.request,
+    responseStages: compiled.response.length === 0 ? table.responseStages : [...table.responseStages, ...compiled.response],
+    bodySizeLimit: from.bodySizeLimit ?? table.bodySizeLimit,
   };
+}
+
+/** What every target of one table shares: how to compile its stages, the table's response stages, the body limit. */
+interface TableStages {
+  readonly compile: (target: TargetPolicy) => CompiledStages;
+  readonly responseStages: readonly ResponseStage[];
+  readonly bodySizeLimit: number;
 }
 
 interface TrieNode {
@@ -178,16 +207,20 @@ export function validateTable(spec: RouteTableSpec): void {
 export class RouteTable {
   readonly spec: RouteTableSpec;
   readonly https: HttpsSettings;
-  /** `strict-transport-security` and its value, ready to append to a response's headers, or empty. */
-  readonly hstsHeader: readonly string[];
+  /** What changes every response head, whichever route (or none) answers: HSTS on HTTPS. */
+  readonly responseStages: readonly ResponseStage[];
   /** How client headers are rewritten for requests that don't change the Host (see headers.ts). */
   readonly headerPolicy: HeaderPolicy;
+  /** ConfigMap use-forwarded-headers. */
+  readonly useForwardedHeaders: boolean;
   readonly #exactHosts = new Map<string, CompiledHost>();
   /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
   readonly #wildcardHosts = new Map<string, CompiledHost>();
   readonly #catchAll: CompiledHost | null = null;
   readonly #defaultTarget: Target | null;
   readonly #upstreams: ReadonlyMap<string, Upstream>;
+  /** from-to-www-redirect: host redirected from, to host redirected to. */
+  readonly #hostRedirects: ReadonlyMap<string, string>;
 
   /**
    * `upstreams` are the ones to route to, by id (UpstreamPools, so balancer state outlives the
@@ -196,25 +229,33 @@ export class RouteTable {
   constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream>) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
-    const https = this.https;
-    const compile = (policy: TargetPolicy): readonly RequestStage[] => compileStages(policy, https);
-    this.hstsHeader = this.https.hsts ? ['strict-transport-security', this.https.hsts] : [];
+    this.useForwardedHeaders = spec.useForwardedHeaders ?? false;
+    const settings: TableSettings = { https: this.https, useForwardedHeaders: this.useForwardedHeaders };
+    this.responseStages = this.https.hsts ? [hstsStage(this.https.hsts)] : NO_RESPONSE_STAGES;
+    const table: TableStages = {
+      compile: (target) => compileStages(target, settings),
+      responseStages: this.responseStages,
+      bodySizeLimit: spec.bodySizeLimit ?? DEFAULT_BODY_SIZE_LIMIT,
+    };
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
+    this.#hostRedirects = new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));
     const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     this.#upstreams = byId;
     const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
-    const fallbackTarget = (fallback: FallbackSpec | null): Target | null =>
-      fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback, compile) : null;
+    const fallbackTarget = (fallback: FallbackSpec | null): Target | null => (fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback, table) : null);
 
     this.#defaultTarget = fallbackTarget(spec.defaultBackend);
     for (const virtualHost of spec.virtualHosts) {
-      const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) =>
-        makeTarget(upstreamOf(route.upstream), route, route, compile),
-      );
+      const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) => makeTarget(upstreamOf(route.upstream), route, route, table));
       if (virtualHost.host === '') this.#catchAll = compiled;
       else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
       else this.#exactHosts.set(virtualHost.host, compiled);
     }
+  }
+
+  /** The host a from-to-www-redirect sends this host to, or undefined. */
+  hostRedirectFor(host: string): string | undefined {
+    return this.#hostRedirects.size === 0 ? undefined : this.#hostRedirects.get(host);
   }
 
   /**

@@ -10,14 +10,15 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { HttpsSettings, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { RouteTable, type StageCompiler, type Target } from './route-table.ts';
+import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
-import { NO_STAGES, runStages, statusAnswer, type Answer, type Exchange } from './pipeline.ts';
+import { finishAnswer, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
-import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND } from './errors.ts';
+import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { ProxyMetrics, RouteLabels } from './proxy-metrics.ts';
@@ -106,10 +107,13 @@ export class ProxyServer {
   readonly #pools = new UpstreamPools();
   /** `:port` in https redirects when the HTTPS port isn't 443; known once it is bound. */
   #redirectPortSuffix = '';
+  /** Compiles each route's stages at swap time (stages.ts). */
+  readonly #compileStages: StageCompiler;
 
   constructor(options: ProxyOptions, metrics: ProxyMetrics) {
     this.#options = options;
     this.#metrics = metrics;
+    this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix });
     const timeouts = { headersTimeout: options.timeouts.readMs, bodyTimeout: options.timeouts.readMs };
     // Backend certificates are not verified, as ingress-nginx's proxy_ssl_verify defaults to off.
     const connect = { timeout: options.timeouts.connectMs, rejectUnauthorized: false };
@@ -247,56 +251,47 @@ export class ProxyServer {
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
-  /** The upstream request's path, forwarding headers and header rules, for a request whose target was read. */
-  #outgoing(req: ClientRequest, secure: boolean, requested: RequestTarget, table: RouteTable): OutgoingRequest {
+  /** The forwarding headers and header rules for the upstream request the stages left. */
+  #outgoing(req: ClientRequest, exchange: Exchange, table: RouteTable): OutgoingRequest {
+    const { secure, requested } = exchange;
     const port = req.socket.localPort ?? (secure ? this.#options.httpsPort : this.#options.httpPort) ?? 0;
     return {
-      url: requested.url,
+      request: exchange.upstream,
       forwarded: { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: secure ? 'https' : 'http', port },
       headerPolicy: requested.fromAbsoluteForm ? { ...table.headerPolicy, hostFromTarget: requested.host ?? '' } : table.headerPolicy,
     };
   }
 
   /**
-   * The stages a route runs before forwarding, compiled at swap time. Today: the HTTPS redirect
-   * (ssl-redirect, force-ssl-redirect), for plain-HTTP requests outside the ACME exemption.
-   */
-  readonly #compileStages: StageCompiler = (policy, https) => {
-    if (!policy.httpsRedirect || this.#https === null) return NO_STAGES;
-    return [(exchange) => (exchange.secure || isRedirectExempt(https, exchange.path) ? null : this.#httpsRedirect(https, exchange))];
-  };
-
-  /** A redirect to `https://host[:port]/path?query`: the request's host without its port, as nginx's $host. */
-  #httpsRedirect(https: HttpsSettings, exchange: Exchange): Answer {
-    return statusAnswer(https.redirectCode, ['location', `https://${exchange.host}${this.#redirectPortSuffix}${exchange.requested.url}`]);
-  }
-
-  /**
    * What to do with a request, the same for plain HTTP and upgrades: answer it here (a bad target,
-   * the default server's health check, no route, or a route's stage), or forward it to its target.
+   * the default server's health check, a from-to-www host, no route, a body over the limit, or a
+   * route's stage), or forward it to its target. Every answer passes the response stages.
    */
   #decide(req: IncomingMessage | ClientRequest, secure: boolean): Decision {
     const table = this.#compiled.routes;
-    const added = secure ? table.hstsHeader : NO_HEADERS;
     const reading = readRequestTarget(req.url, req.rawHeaders);
-    if (!reading.ok) return { answer: statusAnswer(STATUS_BAD_REQUEST, added), labels: UNMATCHED_LABELS };
-    const requested = reading.target;
-    const exchange: Exchange = { secure, host: hostForMatching(requested.host), path: pathForMatching(requested.url), requested };
-    // Load-balancer health checks reach the default server, as in ingress-nginx.
-    if (exchange.path === HEALTH_PATH && !table.hasNamedHost(exchange.host)) {
-      return { answer: { status: 200, contentType: 'text/plain', headers: added, body: 'ok' }, labels: null };
+    const requested = reading.ok ? reading.target : UNREADABLE_TARGET;
+    const exchange: Exchange = { secure, host: hostForMatching(requested.host), path: pathForMatching(requested.url), requested, clientHeaders: req.headers, upstream: upstreamRequestOf(req.method, requested.url) };
+    const own = (answer: Answer, labels: RouteLabels | null, stages = table.responseStages): Decision => ({ answer: finishAnswer(answer, stages, exchange), labels });
+    if (!reading.ok) return own(statusAnswer(STATUS_BAD_REQUEST), UNMATCHED_LABELS);
+    if (!table.hasNamedHost(exchange.host)) {
+      // Load-balancer health checks reach the default server, as in ingress-nginx.
+      if (exchange.path === HEALTH_PATH) return own({ status: 200, contentType: 'text/plain', headers: NO_HEADERS, body: 'ok' }, null);
+      const wwwTarget = table.hostRedirectFor(exchange.host);
+      if (wwwTarget !== undefined) return own(hostRedirect(table, exchange, wwwTarget, req.socket.localPort ?? 0), UNMATCHED_LABELS);
     }
     const target = table.match(exchange.host, exchange.path);
-    if (!target) return { answer: statusAnswer(STATUS_NOT_FOUND, added), labels: UNMATCHED_LABELS };
+    if (!target) return own(statusAnswer(STATUS_NOT_FOUND), UNMATCHED_LABELS);
+    if (target.bodySizeLimit > 0 && declaredLengthOver(req, target.bodySizeLimit)) return own(statusAnswer(STATUS_PAYLOAD_TOO_LARGE), target.labels, target.responseStages);
     const answer = runStages(target.stages, exchange);
-    if (answer) return { answer, labels: target.labels };
-    return { target, outgoing: this.#outgoing(req, secure, requested, table), responseHeaders: added };
+    if (answer) return own(answer, target.labels, target.responseStages);
+    return { target, exchange, outgoing: this.#outgoing(req, exchange, table) };
   }
 
   #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
     const decision = this.#decide(req, secure);
     if ('target' in decision) {
-      forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.responseHeaders);
+      forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.exchange);
       return;
     }
     const { answer, labels } = decision;
@@ -307,7 +302,7 @@ export class ProxyServer {
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     const decision = this.#decide(req, secure);
     if ('target' in decision) {
-      tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps);
+      tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, decision.exchange);
       return;
     }
     const { answer, labels } = decision;
@@ -319,12 +314,30 @@ export class ProxyServer {
 /** Either an answer given here (counted under `labels`, unless null), or a target to forward to. */
 type Decision =
   | { readonly answer: Answer; readonly labels: RouteLabels | null }
-  | { readonly target: Target; readonly outgoing: OutgoingRequest; readonly responseHeaders: readonly string[] };
+  | { readonly target: Target; readonly exchange: Exchange; readonly outgoing: OutgoingRequest };
 
-/** True when a plain-HTTP request for this path must not be redirected (ACME http-01 challenges). */
-function isRedirectExempt(https: HttpsSettings, path: string): boolean {
-  for (const prefix of https.noRedirectPrefixes) if (path.startsWith(prefix)) return true;
-  return false;
+/** Stands in for a target that couldn't be read, so the 400 answer passes the same response stages. */
+const UNREADABLE_TARGET: RequestTarget = { host: undefined, url: '/', fromAbsoluteForm: false };
+
+/** True when the request declares a body longer than `limit` (nginx's client_max_body_size checks Content-Length before anything else). */
+function declaredLengthOver(req: IncomingMessage | ClientRequest, limit: number): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > limit;
+}
+
+/**
+ * from-to-www-redirect, as ingress-nginx's redirect server: `$scheme://<to>:<port><request URI>`,
+ * the port always named and a trailing `/` dropped, with the ConfigMap's http-redirect-code.
+ */
+function hostRedirect(table: RouteTable, exchange: Exchange, to: string, localPort: number): Answer {
+  const headers = exchange.clientHeaders;
+  const trusted = table.useForwardedHeaders;
+  const forwardedProto = trusted ? headers['x-forwarded-proto'] : undefined;
+  const forwardedPort = trusted ? headers['x-forwarded-port'] : undefined;
+  const scheme = typeof forwardedProto === 'string' ? forwardedProto : exchange.secure ? 'https' : 'http';
+  const port = typeof forwardedPort === 'string' ? forwardedPort : String(localPort);
+  const uri = exchange.requested.url.endsWith('/') ? exchange.requested.url.slice(0, -1) : exchange.requested.url;
+  return statusAnswer(table.https.redirectCode, ['location', `${scheme}://${to}:${port}${uri}`]);
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {

@@ -4,9 +4,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
-import { SERVER_NAME, clientResponseHeaders, rawHeaderList, switchingProtocolsHead, upstreamRequestHeaders, type OutgoingRequest } from './headers.ts';
+import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, switchingProtocolsHead, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, type ForwardDeps } from './forward.ts';
+import { finishAnswer, runResponseStages, statusAnswer, type Exchange } from './pipeline.ts';
 
 /** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
 function rawResponseHead(status: number, reason: string, headers: readonly string[]): string {
@@ -22,14 +23,21 @@ export function writeRawResponse(socket: Duplex, status: number, headers: readon
   socket.end(head + body);
 }
 
-export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps): void {
+/** A status of the proxy's own on an upgrade's route, through the route's response stages. */
+function writeRouteStatus(socket: Duplex, status: number, target: Target, exchange: Exchange): void {
+  const answer = finishAnswer(statusAnswer(status), target.responseStages, exchange);
+  writeRawResponse(socket, status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+}
+
+/** Sends the upgrade the stages left upstream; a 101 joins the sockets, any other answer is relayed through the response stages. */
+export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const origins = target.upstream.originsFor(target.protocol);
   if (origins.length === 0) {
-    writeRawResponse(clientSocket, STATUS_UNAVAILABLE);
+    writeRouteStatus(clientSocket, STATUS_UNAVAILABLE, target, exchange);
     return;
   }
   const origin = target.upstream.pick(origins);
-  const { headers } = upstreamRequestHeaders(req.rawHeaders, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
+  const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;
   let controller: Dispatcher.DispatchController | null = null;
@@ -57,7 +65,9 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       // it, as nginx does: the status alone would lose e.g. a 401's WWW-Authenticate and body.
       if (statusCode < 200) return;
       status = statusCode;
-      if (!clientSocket.destroyed) clientSocket.write(rawResponseHead(statusCode, statusText ?? '', clientResponseHeaders(rawHeaderList(refused.rawHeaders, headers))));
+      const relayed = clientResponseHeaders(rawHeaderList(refused.rawHeaders, headers));
+      runResponseStages(target.responseStages, exchange, statusCode, relayed);
+      if (!clientSocket.destroyed) clientSocket.write(rawResponseHead(statusCode, statusText ?? '', relayed));
     },
     onResponseData(refused, chunk) {
       if (clientSocket.write(chunk)) return;
@@ -82,15 +92,15 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
         return;
       }
       const failure = classifyUpstreamError(error);
-      writeRawResponse(clientSocket, failure.status);
+      writeRouteStatus(clientSocket, failure.status, target, exchange);
       deps.metrics.routes.count(target.labels, failure.status);
     },
   };
   deps.dispatchers[target.protocol].dispatch(
     {
       origin,
-      method: req.method ?? 'GET',
-      path: outgoing.url,
+      method: outgoing.request.method,
+      path: outgoing.request.url,
       headers,
       upgrade: req.headers.upgrade ?? 'websocket',
       headersTimeout: deps.timeouts.readMs,

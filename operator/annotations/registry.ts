@@ -6,10 +6,14 @@ import type { Ingress } from '../model.ts';
 import { backendProtocolFamily } from './backend-protocol.ts';
 import { AnnotationReader, type AnnotationProblem } from './family.ts';
 import { SNIPPET_KEYS, ingressNginxFamilyOf } from './ingress-nginx-keys.ts';
+import { bodySizeFamily } from './body-size.ts';
+import { redirectFamily } from './redirect.ts';
+import { rewriteFamily } from './rewrite.ts';
 import { tlsRedirectFamily } from './tls-redirect.ts';
+import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, backendProtocolFamily, tlsRedirectFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, bodySizeFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

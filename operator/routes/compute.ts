@@ -21,7 +21,9 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
-import { prefixKey, type BackendProtocol } from '../../proxy/route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, prefixKey, type HostRedirectSpec, type LocationPolicy } from '../../proxy/route-spec.ts';
+import { compilePathRegex } from '../../proxy/path-regex.ts';
+import { locationPolicy, rewrites } from './location-policy.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
 import { controllerSettings, type ControllerSettings } from './https-settings.ts';
 
@@ -33,6 +35,8 @@ interface VirtualHostDraft {
   /** Which Ingress holds each (match, path), so the younger of two claimants can be warned. */
   readonly claims: Map<string, ObjectRef>;
   fallback: FallbackSpec | null;
+  /** A use-regex or rewriting location is on this host: all its paths become regexes (ingress-nginx's enforceRegexModifier). */
+  regexMode: boolean;
 }
 
 /** What the steps share: the inputs, and the output as it is built. */
@@ -45,6 +49,8 @@ interface Context {
   readonly settings: ControllerSettings;
   readonly tls: ResolvedTls;
   defaultBackend: FallbackSpec | null;
+  /** from-to-www-redirect: each rule host of such an Ingress, with whoever asked first. */
+  readonly wwwRedirects: Map<string, { readonly ingress: IngressContext }>;
 }
 
 /** One Ingress being translated: its identity, its annotations, and where its warnings go. */
@@ -74,7 +80,9 @@ function routeOrder(a: RouteSpec, b: RouteSpec): number {
   const lb = b.match === 'prefix' ? prefixKey(b.path).length : b.path.length;
   if (la !== lb) return lb - la;
   if (a.match !== b.match) return MATCH_RANK[a.match] - MATCH_RANK[b.match];
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+  // Regexes of one length are tried in descending order of their text, as ingress-nginx sorts locations.
+  const order = a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+  return a.match === 'regex' ? -order : order;
 }
 
 function describeRef(ref: ObjectRef): string {
@@ -152,10 +160,9 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
   return resolved.upstream.id;
 }
 
-/** The route's backend protocol, left out for HTTP (the default) so plain tables stay as they were. */
-function protocolOf(ing: IngressContext): { protocol?: BackendProtocol } {
-  const { protocol } = ing.annotations.backendProtocol;
-  return protocol === 'HTTP' ? {} : { protocol };
+/** The location's policy: what its Ingress's annotations ask, on `hosts` (for ssl-redirect), at `path` (null: a default backend). */
+function policyOf(context: Context, ing: IngressContext, hosts: readonly string[], path: string | null): LocationPolicy {
+  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts) });
 }
 
 /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
@@ -172,7 +179,7 @@ function ingressFallback(context: Context, ing: IngressContext): FallbackSpec | 
   if (!upstream) return null;
   // The Ingress-wide fallback redirects when any host of this Ingress does (it serves all of them).
   const ruleHosts = (ing.ingress.spec.rules ?? []).map((rule) => checkHost(rule.host)).flatMap((host) => (host.ok ? [host.value] : []));
-  const fallback: FallbackSpec = { upstream, ingress: ing.ref, ...(redirectsToHttps(context, ing, ruleHosts) ? { httpsRedirect: true } : {}), ...protocolOf(ing) };
+  const fallback: FallbackSpec = { upstream, ingress: ing.ref, ...policyOf(context, ing, ruleHosts, null) };
   if (context.defaultBackend === null) context.defaultBackend = fallback;
   else if (context.defaultBackend.ingress) {
     ing.warn('DefaultBackendConflict', `spec.defaultBackend serves only this Ingress's hosts: requests for other hosts go to the default backend of Ingress ${describeRef(context.defaultBackend.ingress)}, which is older`);
@@ -183,7 +190,7 @@ function ingressFallback(context: Context, ing: IngressContext): FallbackSpec | 
 function virtualHostFor(context: Context, host: string): VirtualHostDraft {
   let virtualHost = context.virtualHosts.get(host);
   if (!virtualHost) {
-    virtualHost = { host, routes: [], claims: new Map(), fallback: null };
+    virtualHost = { host, routes: [], claims: new Map(), fallback: null, regexMode: false };
     context.virtualHosts.set(host, virtualHost);
   }
   return virtualHost;
@@ -212,8 +219,8 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   const upstream = upstreamFor(context, ing, httpPath.backend, where);
   if (upstream === null) return;
   virtualHost.claims.set(claimKey, ing.ref);
-  const httpsRedirect = redirectsToHttps(context, ing, [virtualHost.host]);
-  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...(httpsRedirect ? { httpsRedirect } : {}), ...protocolOf(ing) });
+  if (ing.annotations.useRegex.useRegex || rewrites(ing.annotations, path)) virtualHost.regexMode = true;
+  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...policyOf(context, ing, [virtualHost.host], path) });
 }
 
 /** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */
@@ -235,6 +242,7 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
     }
     const virtualHost = virtualHostFor(context, host.value);
     if (virtualHost.fallback === null && ownFallback) virtualHost.fallback = ownFallback;
+    if (config.redirect.fromToWww && host.value !== '' && !host.value.startsWith('*.') && !context.wwwRedirects.has(host.value)) context.wwwRedirects.set(host.value, { ingress: ing });
     (rule.http?.paths ?? []).forEach((httpPath, pathIndex) => translatePath(context, ing, virtualHost, httpPath, `spec.rules[${ruleIndex}].http.paths[${pathIndex}]`));
   });
 }
@@ -258,11 +266,55 @@ function controllerDefaultBackend(context: Context): void {
   context.defaultBackend = { upstream: resolved.upstream.id, ingress: null };
 }
 
-/** Step 6: the sorted, serializable result. */
+/**
+ * Step 6: hosts in regex mode. On a host where one location uses a regex or rewrites, ingress-nginx
+ * writes every location of the host as `~* "^<path>"`: case-insensitive, a Prefix `/foo` then also
+ * matching `/foobar`, an Exact path matching as a prefix. A path RE2 can't compile is dropped with a warning.
+ */
+function applyRegexMode(context: Context): void {
+  for (const virtualHost of context.virtualHosts.values()) {
+    if (!virtualHost.regexMode) continue;
+    const kept: RouteSpec[] = [];
+    for (const route of virtualHost.routes) {
+      if (route.match === 'regex') {
+        kept.push(route);
+        continue;
+      }
+      const compiled = compilePathRegex(route.path);
+      if (compiled.ok) {
+        kept.push({ ...route, match: 'regex' });
+        continue;
+      }
+      context.warnings.push({ kind: 'Ingress', ...route.ingress, reason: 'InvalidPath', message: `host ${virtualHost.host || '(any host)'} is in regex mode (a use-regex or rewrite-target location is on it), and path "${route.path}" ${compiled.error}; path ignored` });
+    }
+    virtualHost.routes.splice(0, virtualHost.routes.length, ...kept);
+  }
+}
+
+/**
+ * Step 7: from-to-www-redirect, as ingress-nginx's redirect servers: `www.<host>` to `<host>` (or
+ * `<host>` to `www.<host>`), unless the host redirected from is served itself.
+ */
+function hostRedirects(context: Context): HostRedirectSpec[] {
+  const redirects: HostRedirectSpec[] = [];
+  for (const [to, { ingress }] of context.wwwRedirects) {
+    const from = to.startsWith('www.') ? to.slice(4) : `www.${to}`;
+    if (context.virtualHosts.has(from)) {
+      ingress.warn('RedirectHostConflict', `from-to-www-redirect: host ${from} is served by an Ingress rule, so it is not redirected to ${to}`);
+      continue;
+    }
+    redirects.push({ from, to });
+  }
+  return redirects.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+}
+
+/** Step 8: the sorted, serializable result. */
 function output(context: Context, served: readonly Ingress[], ignored: readonly ObjectRef[]): RouteComputation {
   const hosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
     .map((draft) => ({ host: draft.host, routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
+  const redirects = hostRedirects(context);
+  const { settings } = context;
   return {
     table: {
       virtualHosts: hosts,
@@ -270,7 +322,10 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       upstreams: [...context.upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       tls: context.tls.spec,
       https: context.settings.https,
-      ...(context.settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
+      ...(settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
+      ...(settings.useForwardedHeaders ? { useForwardedHeaders: true } : {}),
+      ...(settings.bodySizeLimit !== DEFAULT_BODY_SIZE_LIMIT ? { bodySizeLimit: settings.bodySizeLimit } : {}),
+      ...(redirects.length > 0 ? { hostRedirects: redirects } : {}),
     },
     statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
     ignored,
@@ -285,9 +340,10 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
   const settings = readSettings(snapshot, options, warnings);
   const tls = readTls(snapshot, options, served, warnings);
-  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null };
+  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map() };
   const annotationCache = options.annotationCache ?? new AnnotationCache();
   for (const ingress of served) translateIngress(context, ingress, annotationCache);
   controllerDefaultBackend(context);
+  applyRegexMode(context);
   return output(context, served, ignored);
 }

@@ -1,8 +1,11 @@
-// The controller ConfigMap keys that shape HTTPS (and which client headers pass), with ingress-nginx's names and defaults. A bad
-// value is a warning and its default is used, so a typo never takes HTTPS down.
+// The controller ConfigMap keys that shape HTTPS, which client headers pass and how large a body
+// may be, with ingress-nginx's names and defaults. A bad value is a warning and its default is
+// used, so a typo never takes HTTPS down.
 import { z } from 'zod';
 import type { ConfigMap } from '../model.ts';
 import type { HttpsSettings } from './types.ts';
+import { sizeText } from '../annotations/schemas.ts';
+import { DEFAULT_BODY_SIZE_LIMIT } from '../../proxy/route-spec.ts';
 
 /** ingress-nginx's defaults: HSTS on for a year including subdomains, no preload; 308 redirects. */
 const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
@@ -20,6 +23,8 @@ const KEYS = {
   'http-redirect-code': z.enum(['301', '302', '307', '308']).transform(Number).default(DEFAULT_REDIRECT_CODE),
   'no-tls-redirect-locations': z.string().default(DEFAULT_NO_REDIRECT_LOCATIONS),
   'enable-underscores-in-headers': flag.default(false),
+  'use-forwarded-headers': flag.default(false),
+  'proxy-body-size': sizeText.default(DEFAULT_BODY_SIZE_LIMIT),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -32,6 +37,10 @@ export interface ControllerSettings {
   readonly forceSslRedirect: boolean;
   /** ConfigMap enable-underscores-in-headers: client header names with `_` are forwarded. */
   readonly underscoresInHeaders: boolean;
+  /** ConfigMap use-forwarded-headers: a client's X-Forwarded-Proto/-Host/-Port are believed in redirects. */
+  readonly useForwardedHeaders: boolean;
+  /** ConfigMap proxy-body-size in bytes (0: no limit). */
+  readonly bodySizeLimit: number;
 }
 
 /** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
@@ -60,6 +69,8 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       sslRedirect: v['ssl-redirect'],
       forceSslRedirect: v['force-ssl-redirect'],
       underscoresInHeaders: v['enable-underscores-in-headers'],
+      useForwardedHeaders: v['use-forwarded-headers'],
+      bodySizeLimit: v['proxy-body-size'],
     },
     problems,
   };

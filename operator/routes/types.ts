@@ -27,7 +27,8 @@ export type WarningReason =
   | 'InvalidAnnotation'
   | 'UnsupportedAnnotation'
   | 'RefusedAnnotation'
-  | 'InvalidConfigMap';
+  | 'InvalidConfigMap'
+  | 'RedirectHostConflict';
 
 export interface RouteWarning {
   readonly kind: string;

@@ -36,7 +36,8 @@ describe('streaming through the proxy', { timeout: 20_000 }, () => {
       req.on('end', () => res.end(JSON.stringify({ bytes, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
     });
     const proxy = await startProxy(resources);
-    proxy.server.swap(tableFor('app.example.com', [upstream.endpoint]));
+    // 20 MiB is over ingress-nginx's 1m default body limit: proxy-body-size "0" (no limit), as a user would set.
+    proxy.server.swap({ ...tableFor('app.example.com', [upstream.endpoint]), bodySizeLimit: 0 });
 
     const chunks = TOTAL / CHUNK;
     const body = Readable.from((function* () {

@@ -14,15 +14,23 @@ function ingressWith(annotations: Record<string, string>): Ingress {
 
 const DEFAULTS: IngressAnnotations = {
   useRegex: { useRegex: false },
+  rewrite: { target: undefined, appRoot: undefined, forwardedPrefix: undefined },
+  redirect: { redirect: undefined, fromToWww: false },
+  tlsRedirect: { sslRedirect: undefined, forceSslRedirect: undefined, preserveTrailingSlash: false },
   backendProtocol: { protocol: 'HTTP' },
-  tlsRedirect: { sslRedirect: undefined, forceSslRedirect: undefined },
+  upstreamVhost: { host: undefined },
+  bodySize: { limit: undefined },
 };
+
+const ignored = (key: string, value: string, reason: string): string =>
+  `InvalidAnnotation ${PREFIX}/${key}: annotation ${PREFIX}/${key}: "${value}" is invalid (${reason}); ignored, the default applies`;
+const PATH_CHARS = 'may hold only letters, digits, "/", ":", "-", ".", "_", "~" and "$1".."$9"';
 
 describe('reading an Ingress\'s annotations', () => {
   const cases: { name: string; annotations: Record<string, string>; prefix?: string; config?: Partial<IngressAnnotations>; problems?: string[] }[] = [
     { name: 'Without annotations every family has ingress-nginx\'s defaults, and nothing is reported', annotations: {} },
     { name: 'use-regex "true" turns regex paths on', annotations: { [`${PREFIX}/use-regex`]: 'true' }, config: { useRegex: { useRegex: true } } },
-    { name: 'Booleans take what Go\'s ParseBool takes, as ingress-nginx: "True" and "1" are true', annotations: { [`${PREFIX}/use-regex`]: 'True', [`${PREFIX}/ssl-redirect`]: '0' }, config: { useRegex: { useRegex: true }, tlsRedirect: { sslRedirect: false, forceSslRedirect: undefined } } },
+    { name: 'Booleans take what Go\'s ParseBool takes, as ingress-nginx: "True" and "1" are true', annotations: { [`${PREFIX}/use-regex`]: 'True', [`${PREFIX}/ssl-redirect`]: '0' }, config: { useRegex: { useRegex: true }, tlsRedirect: { sslRedirect: false, forceSslRedirect: undefined, preserveTrailingSlash: false } } },
     {
       name: 'A boolean that ParseBool rejects is a warning naming the key, and the default applies',
       annotations: { [`${PREFIX}/ssl-redirect`]: 'no' },
@@ -41,8 +49,62 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'An ingress-nginx key Pier doesn\'t implement yet is reported with its family',
-      annotations: { [`${PREFIX}/rewrite-target`]: '/$1' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/rewrite-target: annotation nginx.ingress.kubernetes.io/rewrite-target (ingress-nginx rewrite) is not supported by Pier yet; ignored'],
+      annotations: { [`${PREFIX}/enable-cors`]: 'true' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/enable-cors: annotation nginx.ingress.kubernetes.io/enable-cors (ingress-nginx CORS) is not supported by Pier yet; ignored'],
+    },
+    // rewrite (values from ingress-nginx's docs/examples/rewrite and test/e2e/annotations/rewrite.go)
+    { name: 'rewrite-target keeps its capture groups', annotations: { [`${PREFIX}/rewrite-target`]: '/$2' }, config: { rewrite: { target: '/$2', appRoot: undefined, forwardedPrefix: undefined } } },
+    { name: 'An empty rewrite-target is no rewrite, as in ingress-nginx', annotations: { [`${PREFIX}/rewrite-target`]: '' } },
+    { name: 'A rewrite-target with a line break is refused, so it can\'t inject a header', annotations: { [`${PREFIX}/rewrite-target`]: '/x\r\nX-Admin: 1' }, problems: [ignored('rewrite-target', '/x\r\nX-Admin: 1', PATH_CHARS)] },
+    { name: 'A rewrite-target with a quote or space is refused', annotations: { [`${PREFIX}/rewrite-target`]: '/a "b"' }, problems: [ignored('rewrite-target', '/a "b"', PATH_CHARS)] },
+    {
+      name: 'A rewrite-target with an nginx variable is refused: Pier evaluates only $1..$9',
+      annotations: { [`${PREFIX}/rewrite-target`]: '/$host/x' },
+      problems: [ignored('rewrite-target', '/$host/x', 'nginx variables are not evaluated by Pier; only $1..$9 (the path\'s groups) are')],
+    },
+    { name: 'app-root is a path', annotations: { [`${PREFIX}/app-root`]: '/app1' }, config: { rewrite: { target: undefined, appRoot: '/app1', forwardedPrefix: undefined } } },
+    { name: 'An app-root that isn\'t a path is ignored with a warning', annotations: { [`${PREFIX}/app-root`]: 'app1' }, problems: [ignored('app-root', 'app1', 'must be a path beginning with "/"')] },
+    { name: 'An app-root that is a URL is ignored with a warning, as ingress-nginx refuses absolute ones', annotations: { [`${PREFIX}/app-root`]: 'https://other/' }, problems: [ignored('app-root', 'https://other/', 'must be a path beginning with "/"')] },
+    { name: 'x-forwarded-prefix is read as written', annotations: { [`${PREFIX}/x-forwarded-prefix`]: '/api' }, config: { rewrite: { target: undefined, appRoot: undefined, forwardedPrefix: '/api' } } },
+    // redirects (ingress-nginx's redirect parser and test/e2e/annotations/redirect.go)
+    { name: 'permanent-redirect answers 301 by default', annotations: { [`${PREFIX}/permanent-redirect`]: 'https://www.google.com' }, config: { redirect: { redirect: { url: 'https://www.google.com', code: 301 }, fromToWww: false } } },
+    { name: 'permanent-redirect-code sets the code', annotations: { [`${PREFIX}/permanent-redirect`]: 'https://x.example/a?b=c', [`${PREFIX}/permanent-redirect-code`]: '308' }, config: { redirect: { redirect: { url: 'https://x.example/a?b=c', code: 308 }, fromToWww: false } } },
+    {
+      name: 'A permanent-redirect-code outside 300-308 is a warning, and 301 is used',
+      annotations: { [`${PREFIX}/permanent-redirect`]: 'https://x.example', [`${PREFIX}/permanent-redirect-code`]: '200' },
+      config: { redirect: { redirect: { url: 'https://x.example', code: 301 }, fromToWww: false } },
+      problems: [ignored('permanent-redirect-code', '200', 'must be between 300 and 308; 301 is used')],
+    },
+    {
+      name: 'temporal-redirect wins over permanent-redirect, with 302 by default',
+      annotations: { [`${PREFIX}/permanent-redirect`]: 'https://p.example', [`${PREFIX}/temporal-redirect`]: 'https://t.example' },
+      config: { redirect: { redirect: { url: 'https://t.example', code: 302 }, fromToWww: false } },
+    },
+    {
+      name: 'A temporal-redirect-code of 308 is outside 300-307: a warning, and 302 is used',
+      annotations: { [`${PREFIX}/temporal-redirect`]: 'https://t.example', [`${PREFIX}/temporal-redirect-code`]: '308' },
+      config: { redirect: { redirect: { url: 'https://t.example', code: 302 }, fromToWww: false } },
+      problems: [ignored('temporal-redirect-code', '308', 'must be between 300 and 307; 302 is used')],
+    },
+    { name: 'A redirect to another scheme is refused', annotations: { [`${PREFIX}/permanent-redirect`]: 'ftp://x.example' }, problems: [ignored('permanent-redirect', 'ftp://x.example', 'must be an http:// or https:// URL')] },
+    {
+      name: 'A redirect URL with a line break is refused, so it can\'t inject a header',
+      annotations: { [`${PREFIX}/temporal-redirect`]: 'https://x.example/\r\nSet-Cookie: a=b' },
+      problems: [ignored('temporal-redirect', 'https://x.example/\r\nSet-Cookie: a=b', 'may hold only letters, digits and - . _ ~ / : , ? & =')],
+    },
+    { name: 'from-to-www-redirect is a boolean', annotations: { [`${PREFIX}/from-to-www-redirect`]: 'true' }, config: { redirect: { redirect: undefined, fromToWww: true } } },
+    { name: 'preserve-trailing-slash is a boolean', annotations: { [`${PREFIX}/preserve-trailing-slash`]: 'true' }, config: { tlsRedirect: { sslRedirect: undefined, forceSslRedirect: undefined, preserveTrailingSlash: true } } },
+    // body size (nginx sizes: bytes, k, m, g)
+    { name: 'proxy-body-size "8m" is 8 MiB', annotations: { [`${PREFIX}/proxy-body-size`]: '8m' }, config: { bodySize: { limit: 8 * 1024 * 1024 } } },
+    { name: 'proxy-body-size "0" is no limit', annotations: { [`${PREFIX}/proxy-body-size`]: '0' }, config: { bodySize: { limit: 0 } } },
+    { name: 'proxy-body-size units are case-insensitive', annotations: { [`${PREFIX}/proxy-body-size`]: '10K' }, config: { bodySize: { limit: 10 * 1024 } } },
+    { name: 'A fractional proxy-body-size is ignored with a warning', annotations: { [`${PREFIX}/proxy-body-size`]: '1.5m' }, problems: [ignored('proxy-body-size', '1.5m', 'must be a size such as 1m, 512k or 0')] },
+    // backend
+    { name: 'upstream-vhost names the Host sent upstream', annotations: { [`${PREFIX}/upstream-vhost`]: 'internal.example.com:8080' }, config: { upstreamVhost: { host: 'internal.example.com:8080' } } },
+    {
+      name: 'An upstream-vhost with an nginx variable is ignored with a warning',
+      annotations: { [`${PREFIX}/upstream-vhost`]: '$host' },
+      problems: [ignored('upstream-vhost', '$host', 'must be a host name, optionally with :port (nginx variables are not evaluated by Pier)')],
     },
     {
       name: 'A key no one documents is reported as a likely typo',

@@ -69,9 +69,9 @@ export function httpsGet(port: number, host: string, path = '/', agent: HttpsAge
 }
 
 /** GET over plain HTTP with this Host. */
-export function httpGet(port: number, host: string, path = '/'): Promise<SimpleResponse> {
+export function httpGet(port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: LOCALHOST, port, path, headers: { host }, agent: false });
+    const req = httpRequest({ host: LOCALHOST, port, path, headers: { host, ...headers }, agent: false });
     req.on('error', reject);
     req.on('response', (res) => collect(res, resolve, reject));
     req.end();

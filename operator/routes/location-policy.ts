@@ -1,0 +1,41 @@
+// One location's policy (proxy/route-spec.ts LocationPolicy) from its Ingress's annotations and the
+// controller ConfigMap. Pure. Only what differs from ingress-nginx's defaults is written, so a
+// route without annotations carries no policy and the data plane compiles no stage for it.
+import type { IngressAnnotations } from '../annotations/registry.ts';
+import type { LocationPolicy } from '../../proxy/route-spec.ts';
+import type { ControllerSettings } from './https-settings.ts';
+
+export interface LocationInput {
+  readonly annotations: IngressAnnotations;
+  readonly settings: ControllerSettings;
+  /** The path as the Ingress wrote it, or null for an Ingress's default backend. */
+  readonly path: string | null;
+  /** Whether the location redirects plain HTTP to https (ssl-redirect needs the host's TLS; see redirectsToHttps). */
+  readonly httpsRedirect: boolean;
+}
+
+/** True when this location rewrites: a target is set and differs from the path, as ingress-nginx's needsRewrite. */
+export function rewrites(annotations: IngressAnnotations, path: string): boolean {
+  const { target } = annotations.rewrite;
+  return target !== undefined && target !== path;
+}
+
+export function locationPolicy(input: LocationInput): LocationPolicy {
+  const { annotations, settings, path } = input;
+  const policy: { -readonly [K in keyof LocationPolicy]: LocationPolicy[K] } = {};
+  if (input.httpsRedirect) {
+    policy.httpsRedirect = true;
+    if (annotations.tlsRedirect.preserveTrailingSlash) policy.preserveTrailingSlash = true;
+  }
+  if (annotations.backendProtocol.protocol !== 'HTTP') policy.protocol = annotations.backendProtocol.protocol;
+  if (path !== null && rewrites(annotations, path)) {
+    const { target, forwardedPrefix } = annotations.rewrite;
+    policy.rewrite = { pattern: path, target: target as string, ...(forwardedPrefix !== undefined ? { forwardedPrefix } : {}) };
+  }
+  if (path !== null && annotations.rewrite.appRoot !== undefined) policy.appRoot = annotations.rewrite.appRoot;
+  if (annotations.redirect.redirect) policy.redirect = annotations.redirect.redirect;
+  const bodySizeLimit = annotations.bodySize.limit;
+  if (bodySizeLimit !== undefined && bodySizeLimit !== settings.bodySizeLimit) policy.bodySizeLimit = bodySizeLimit;
+  if (annotations.upstreamVhost.host !== undefined) policy.upstreamVhost = annotations.upstreamVhost.host;
+  return policy;
+}
