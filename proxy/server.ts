@@ -11,26 +11,22 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
 import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
-import { RouteTable, type StageCompiler, type Target } from './route-table.ts';
+import { RouteTable, type StageCompiler } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
-import { finishAnswer, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
-import { hostForMatching, pathForMatching } from './request-path.ts';
+import type { Exchange } from './pipeline.ts';
+import { decide, type Answered, type Forwarded } from './decide.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';
-import { readRequestTarget, type RequestTarget } from './request-target.ts';
-import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
+import { STATUS_NOT_FOUND } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
-import type { ProxyMetrics, RouteLabels } from './proxy-metrics.ts';
+import type { ProxyMetrics } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 import { createTlsListener } from './tls-listener.ts';
 
 /** nginx's keepalive_timeout in ingress-nginx: how long an idle client connection is kept. */
 const CLIENT_KEEP_ALIVE_MS = 75_000;
-const HEALTH_PATH = '/healthz';
-/** What requests that no route takes are counted under. */
-const UNMATCHED_LABELS: RouteLabels = { namespace: '', ingress: '', service: '' };
 const STANDARD_HTTPS_PORT = 443;
 /** ingress-nginx's ssl-session-timeout (10m): how long a session ticket may resume a session. */
 const TLS_SESSION_TIMEOUT_S = 600;
@@ -53,7 +49,6 @@ export interface SharedTls {
   /** A Uint8Array after IPC's structured clone; copied into a Buffer on use. */
   readonly ticketKeys: Uint8Array;
 }
-const NO_HEADERS: readonly string[] = [];
 
 export interface ProxyOptions {
   readonly bindAddress: string;
@@ -262,30 +257,12 @@ export class ProxyServer {
     };
   }
 
-  /**
-   * What to do with a request, the same for plain HTTP and upgrades: answer it here (a bad target,
-   * the default server's health check, a from-to-www host, no route, a body over the limit, or a
-   * route's stage), or forward it to its target. Every answer passes the response stages.
-   */
+  /** What to do with a request (decide.ts), with its upstream request's forwarding details when it is forwarded. */
   #decide(req: IncomingMessage | ClientRequest, secure: boolean): Decision {
     const table = this.#compiled.routes;
-    const reading = readRequestTarget(req.url, req.rawHeaders);
-    const requested = reading.ok ? reading.target : UNREADABLE_TARGET;
-    const exchange: Exchange = { secure, host: hostForMatching(requested.host), path: pathForMatching(requested.url), requested, clientHeaders: req.headers, upstream: upstreamRequestOf(req.method, requested.url) };
-    const own = (answer: Answer, labels: RouteLabels | null, stages = table.responseStages): Decision => ({ answer: finishAnswer(answer, stages, exchange), labels });
-    if (!reading.ok) return own(statusAnswer(STATUS_BAD_REQUEST), UNMATCHED_LABELS);
-    if (!table.hasNamedHost(exchange.host)) {
-      // Load-balancer health checks reach the default server, as in ingress-nginx.
-      if (exchange.path === HEALTH_PATH) return own({ status: 200, contentType: 'text/plain', headers: NO_HEADERS, body: 'ok' }, null);
-      const wwwTarget = table.hostRedirectFor(exchange.host);
-      if (wwwTarget !== undefined) return own(hostRedirect(table, exchange, wwwTarget, req.socket.localPort ?? 0), UNMATCHED_LABELS);
-    }
-    const target = table.match(exchange.host, exchange.path);
-    if (!target) return own(statusAnswer(STATUS_NOT_FOUND), UNMATCHED_LABELS);
-    if (target.bodySizeLimit > 0 && declaredLengthOver(req, target.bodySizeLimit)) return own(statusAnswer(STATUS_PAYLOAD_TOO_LARGE), target.labels, target.responseStages);
-    const answer = runStages(target.stages, exchange);
-    if (answer) return own(answer, target.labels, target.responseStages);
-    return { target, exchange, outgoing: this.#outgoing(req, exchange, table) };
+    const decision = decide(table, req, secure);
+    if (!('target' in decision)) return decision;
+    return { ...decision, outgoing: this.#outgoing(req, decision.exchange, table) };
   }
 
   #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
@@ -311,34 +288,7 @@ export class ProxyServer {
   }
 }
 
-/** Either an answer given here (counted under `labels`, unless null), or a target to forward to. */
-type Decision =
-  | { readonly answer: Answer; readonly labels: RouteLabels | null }
-  | { readonly target: Target; readonly exchange: Exchange; readonly outgoing: OutgoingRequest };
-
-/** Stands in for a target that couldn't be read, so the 400 answer passes the same response stages. */
-const UNREADABLE_TARGET: RequestTarget = { host: undefined, url: '/', fromAbsoluteForm: false };
-
-/** True when the request declares a body longer than `limit` (nginx's client_max_body_size checks Content-Length before anything else). */
-function declaredLengthOver(req: IncomingMessage | ClientRequest, limit: number): boolean {
-  const length = req.headers['content-length'];
-  return length !== undefined && Number(length) > limit;
-}
-
-/**
- * from-to-www-redirect, as ingress-nginx's redirect server: `$scheme://<to>:<port><request URI>`,
- * the port always named and a trailing `/` dropped, with the ConfigMap's http-redirect-code.
- */
-function hostRedirect(table: RouteTable, exchange: Exchange, to: string, localPort: number): Answer {
-  const headers = exchange.clientHeaders;
-  const trusted = table.useForwardedHeaders;
-  const forwardedProto = trusted ? headers['x-forwarded-proto'] : undefined;
-  const forwardedPort = trusted ? headers['x-forwarded-port'] : undefined;
-  const scheme = typeof forwardedProto === 'string' ? forwardedProto : exchange.secure ? 'https' : 'http';
-  const port = typeof forwardedPort === 'string' ? forwardedPort : String(localPort);
-  const uri = exchange.requested.url.endsWith('/') ? exchange.requested.url.slice(0, -1) : exchange.requested.url;
-  return statusAnswer(table.https.redirectCode, ['location', `${scheme}://${to}:${port}${uri}`]);
-}
+type Decision = Answered | (Forwarded & { readonly outgoing: OutgoingRequest });
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -32,8 +32,10 @@ const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 interface VirtualHostDraft {
   readonly host: string;
   readonly routes: RouteSpec[];
-  /** Which Ingress holds each (match, path), so the younger of two claimants can be warned. */
-  readonly claims: Map<string, ObjectRef>;
+  /** Which Ingress holds each (match, path), and the path as written, so the younger of two claimants can be warned. */
+  readonly claims: Map<string, { readonly ingress: ObjectRef; readonly path: string }>;
+  /** Paths that conflict only outside regex mode (Prefix `/a` beside `/a/`), with the warning they get then. */
+  readonly pending: { readonly route: RouteSpec; readonly warning: RouteWarning }[];
   fallback: FallbackSpec | null;
   /** A use-regex or rewriting location is on this host: all its paths become regexes (ingress-nginx's enforceRegexModifier). */
   regexMode: boolean;
@@ -190,7 +192,7 @@ function ingressFallback(context: Context, ing: IngressContext): FallbackSpec | 
 function virtualHostFor(context: Context, host: string): VirtualHostDraft {
   let virtualHost = context.virtualHosts.get(host);
   if (!virtualHost) {
-    virtualHost = { host, routes: [], claims: new Map(), fallback: null, regexMode: false };
+    virtualHost = { host, routes: [], claims: new Map(), pending: [], fallback: null, regexMode: false };
     context.virtualHosts.set(host, virtualHost);
   }
   return virtualHost;
@@ -206,21 +208,29 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   const { path, match } = checked.value;
   const claimKey = `${match}\n${match === 'prefix' ? prefixKey(path) : path}`;
   const holder = virtualHost.claims.get(claimKey);
-  if (holder) {
-    const hostName = virtualHost.host === '' ? '(any host)' : virtualHost.host;
-    ing.warn(
-      'PathConflict',
-      holder === ing.ref
-        ? `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is listed twice in this Ingress; the first one is used`
-        : `${where}: host ${hostName} path ${path} (${httpPath.pathType}) is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`,
-    );
+  if (holder && holder.path === path) {
+    ing.warn('PathConflict', conflictMessage(ing, holder.ingress, `${where}: host ${hostLabel(virtualHost)} path ${path} (${httpPath.pathType})`));
     return;
   }
   const upstream = upstreamFor(context, ing, httpPath.backend, where);
   if (upstream === null) return;
-  virtualHost.claims.set(claimKey, ing.ref);
+  const route: RouteSpec = { path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...policyOf(context, ing, [virtualHost.host], path) };
   if (ing.annotations.useRegex.useRegex || rewrites(ing.annotations, path)) virtualHost.regexMode = true;
-  virtualHost.routes.push({ path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...policyOf(context, ing, [virtualHost.host], path) });
+  if (holder) {
+    // Prefix `/a` and `/a/` are one rule, unless the host turns out to be in regex mode (step 6), where they are two regexes.
+    virtualHost.pending.push({ route, warning: { kind: 'Ingress', ...ing.ref, reason: 'PathConflict', message: conflictMessage(ing, holder.ingress, `${where}: host ${hostLabel(virtualHost)} path ${path} (${httpPath.pathType})`) } });
+    return;
+  }
+  virtualHost.claims.set(claimKey, { ingress: ing.ref, path });
+  virtualHost.routes.push(route);
+}
+
+function hostLabel(virtualHost: VirtualHostDraft): string {
+  return virtualHost.host === '' ? '(any host)' : virtualHost.host;
+}
+
+function conflictMessage(ing: IngressContext, holder: ObjectRef, what: string): string {
+  return holder === ing.ref ? `${what} is listed twice in this Ingress; the first one is used` : `${what} is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`;
 }
 
 /** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */
@@ -273,9 +283,12 @@ function controllerDefaultBackend(context: Context): void {
  */
 function applyRegexMode(context: Context): void {
   for (const virtualHost of context.virtualHosts.values()) {
-    if (!virtualHost.regexMode) continue;
+    if (!virtualHost.regexMode) {
+      for (const { warning } of virtualHost.pending) context.warnings.push(warning);
+      continue;
+    }
     const kept: RouteSpec[] = [];
-    for (const route of virtualHost.routes) {
+    for (const route of [...virtualHost.routes, ...virtualHost.pending.map((pending) => pending.route)]) {
       if (route.match === 'regex') {
         kept.push(route);
         continue;

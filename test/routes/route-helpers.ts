@@ -5,6 +5,8 @@ import { computeRoutes } from '../../operator/routes/compute.ts';
 import type { RouteComputation, RouteOptions } from '../../operator/routes/types.ts';
 import { Store } from '../../operator/store.ts';
 import { RouteTable } from '../../proxy/route-table.ts';
+import { stageCompiler } from '../../proxy/stages.ts';
+import { decide } from '../../proxy/decide.ts';
 import { hostForMatching, pathForMatching } from '../../proxy/request-path.ts';
 import { ingressClass } from '../helpers/objects.ts';
 
@@ -36,4 +38,33 @@ export function routeRequest(result: RouteComputation, hostHeader: string, url: 
 
 export function warningsOf(result: RouteComputation): string[] {
   return result.warnings.map((warning) => `${warning.kind} ${warning.namespace}/${warning.name} ${warning.reason}`);
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly secure?: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The port the client connected to (from-to-www redirects name it). */
+  readonly port?: number;
+}
+
+/**
+ * What the data plane does with one request, decided in full (request stages included) without a
+ * socket: `302 <location>` for an answer of its own, or `<service> <method> <upstream URL>` and
+ * what the stages changed (`host=`, set headers) for a forwarded one.
+ */
+export function outcomeOf(result: RouteComputation, hostHeader: string, url: string, options: RequestOptions = {}): string {
+  const table = new RouteTable(result.table, stageCompiler({ httpsEnabled: true, redirectPortSuffix: () => '' }));
+  const extra = options.headers ?? {};
+  const rawHeaders = ['Host', hostHeader, ...Object.entries(extra).flat()];
+  const headers = Object.fromEntries([['host', hostHeader], ...Object.entries(extra).map(([name, value]) => [name.toLowerCase(), value])]);
+  const decision = decide(table, { method: options.method ?? 'GET', url, rawHeaders, headers, socket: { localPort: options.port ?? 80 } }, options.secure ?? false);
+  if ('answer' in decision) {
+    const at = decision.answer.headers.indexOf('location');
+    return at === -1 ? String(decision.answer.status) : `${decision.answer.status} ${decision.answer.headers[at + 1]}`;
+  }
+  const { upstream } = decision.exchange;
+  const changed = [...(upstream.host === null ? [] : [`host=${upstream.host}`])];
+  for (let i = 0; i < upstream.setHeaders.length; i += 2) changed.push(`${upstream.setHeaders[i]}=${upstream.setHeaders[i + 1]}`);
+  return [decision.target.upstream.spec.service, upstream.method, upstream.url, ...changed].join(' ');
 }
