@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Config } from './config.ts';
 import { computeRoutes } from './routes/compute.ts';
 import type { RouteComputation } from './routes/types.ts';
+import type { LocationPolicy, MatchKind } from '../proxy/route-spec.ts';
 import { ManifestSource, type ManifestProblem } from './sources/manifests.ts';
 import { Store } from './store.ts';
 import { describeWarning, routeOptionsFrom } from './runtime.ts';
@@ -14,6 +15,28 @@ interface RouteRow {
   backend: string;
   endpoints: string;
   ingress: string;
+  /** What the location does besides forwarding (regex match, rewrite, redirects...), or `-`. */
+  policy: string;
+}
+
+/** A size in nginx's units, as a user would write it. */
+function sizeText(bytes: number): string {
+  if (bytes === 0) return 'unlimited';
+  for (const [unit, scale] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (bytes % scale === 0) return `${bytes / scale}${unit}`;
+  return String(bytes);
+}
+
+/** One line for a location's policy, in the annotations' own words. */
+export function describePolicy(policy: LocationPolicy, match: MatchKind | null): string {
+  const parts: string[] = [];
+  if (match === 'regex') parts.push('regex');
+  if (policy.appRoot !== undefined) parts.push(`app-root ${policy.appRoot}`);
+  if (policy.redirect) parts.push(`redirect ${policy.redirect.code} ${policy.redirect.url}`);
+  if (policy.rewrite) parts.push(`rewrite ${policy.rewrite.target}${policy.rewrite.forwardedPrefix !== undefined ? ` (x-forwarded-prefix ${policy.rewrite.forwardedPrefix})` : ''}`);
+  if (policy.upstreamVhost !== undefined) parts.push(`upstream-vhost ${policy.upstreamVhost}`);
+  if (policy.bodySizeLimit !== undefined) parts.push(`body ${sizeText(policy.bodySizeLimit)}`);
+  if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');
+  return parts.length === 0 ? '-' : parts.join('; ');
 }
 
 export function routeRows(result: RouteComputation): RouteRow[] {
@@ -28,23 +51,26 @@ export function routeRows(result: RouteComputation): RouteRow[] {
   for (const virtualHost of result.table.virtualHosts) {
     const host = virtualHost.host === '' ? '*' : virtualHost.host;
     for (const route of virtualHost.routes) {
-      rows.push({ host, path: route.path, pathType: route.pathType, backend: backendOf(route.upstream, route.protocol), endpoints: endpointsOf(route.upstream), ingress: `${route.ingress.namespace}/${route.ingress.name}` });
+      rows.push({ host, path: route.path, pathType: route.pathType, backend: backendOf(route.upstream, route.protocol), endpoints: endpointsOf(route.upstream), ingress: `${route.ingress.namespace}/${route.ingress.name}`, policy: describePolicy(route, route.match) });
     }
     if (virtualHost.fallback) {
       const ingress = virtualHost.fallback.ingress;
-      rows.push({ host, path: '(default)', pathType: '-', backend: backendOf(virtualHost.fallback.upstream, virtualHost.fallback.protocol), endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-' });
+      rows.push({ host, path: '(default)', pathType: '-', backend: backendOf(virtualHost.fallback.upstream, virtualHost.fallback.protocol), endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-', policy: describePolicy(virtualHost.fallback, null) });
     }
+  }
+  for (const redirect of result.table.hostRedirects ?? []) {
+    rows.push({ host: redirect.from, path: '(any)', pathType: '-', backend: '-', endpoints: '-', ingress: '-', policy: `from-to-www-redirect to ${redirect.to}` });
   }
   const fallback = result.table.defaultBackend;
   if (fallback) {
     const ingress = fallback.ingress;
-    rows.push({ host: '(unmatched)', path: '(default)', pathType: '-', backend: fallback.upstream, endpoints: endpointsOf(fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '--default-backend-service' });
+    rows.push({ host: '(unmatched)', path: '(default)', pathType: '-', backend: fallback.upstream, endpoints: endpointsOf(fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '--default-backend-service', policy: describePolicy(fallback, null) });
   }
   return rows;
 }
 
 function formatTable(rows: RouteRow[]): string {
-  const header: RouteRow = { host: 'HOST', path: 'PATH', pathType: 'TYPE', backend: 'BACKEND', endpoints: 'ENDPOINTS', ingress: 'INGRESS' };
+  const header: RouteRow = { host: 'HOST', path: 'PATH', pathType: 'TYPE', backend: 'BACKEND', endpoints: 'ENDPOINTS', ingress: 'INGRESS', policy: 'POLICY' };
   const columns = Object.keys(header) as (keyof RouteRow)[];
   const widths = columns.map((column) => Math.max(...[header, ...rows].map((row) => row[column].length)));
   return [header, ...rows]

@@ -160,8 +160,8 @@ describe('pier command line', () => {
     const result = await runPier(['routes', '--manifests', EXAMPLES]);
     assert.equal(result.code, 0);
     const lines = result.stdout.trim().split('\n');
-    assert.match(lines[0] ?? '', /^HOST\s+PATH\s+TYPE\s+BACKEND\s+ENDPOINTS\s+INGRESS$/);
-    assert.match(lines[1] ?? '', /^ngx\.myingress\.com\s+\/\s+Prefix\s+default\/nginx:8080\s+127\.0\.0\.1:8080\s+default\/nginx$/);
+    assert.match(lines[0] ?? '', /^HOST\s+PATH\s+TYPE\s+BACKEND\s+ENDPOINTS\s+INGRESS\s+POLICY$/);
+    assert.match(lines[1] ?? '', /^ngx\.myingress\.com\s+\/\s+Prefix\s+default\/nginx:8080\s+127\.0\.0\.1:8080\s+default\/nginx\s+-$/);
   });
 
   it('prints routes and warnings as JSON with --output json', async () => {
