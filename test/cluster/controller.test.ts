@@ -365,6 +365,41 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost and proxy-body-size on Ingresses made through the API', async () => {
+    await withSetup('ctl-annotations', async (setup) => {
+      const { namespace, classes } = setup;
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      const host = (name: string): string => `${name}.${namespace}.test`;
+      const annotated = (name: string, annotations: Record<string, string>, path = '/', pathType = 'Prefix'): KubernetesObject => {
+        const object = ingressObject(namespace, name, classes.ingressClass, host(name), 'web', path);
+        object.metadata!.annotations = Object.fromEntries(Object.entries(annotations).map(([key, value]) => [`nginx.ingress.kubernetes.io/${key}`, value]));
+        object.spec!.rules![0]!.http!.paths[0]!.pathType = pathType;
+        return object as KubernetesObject;
+      };
+      await create(setup, annotated('rewrite', { 'rewrite-target': '/$2', 'x-forwarded-prefix': '/api' }, '/api(/|$)(.*)', 'ImplementationSpecific'));
+      await create(setup, annotated('approot', { 'app-root': '/app1' }));
+      await create(setup, annotated('moved', { 'permanent-redirect': 'https://new.example/landing' }));
+      await create(setup, annotated('site', { 'from-to-www-redirect': 'true' }));
+      await create(setup, annotated('vhost', { 'upstream-vhost': 'internal.example' }));
+      await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
+
+      // The last Ingress made is served once the watch has delivered all of them, in order.
+      await waitForAnswer(pier, host('small'), '/', 200, 'alpha GET /');
+      assert.equal((await pier.get(host('rewrite'), '/api/users/7?x=1')).body, 'alpha GET /users/7?x=1');
+      assert.equal((await pier.get(host('rewrite'), '/api/users')).headers['x-seen-prefix'], '/api');
+      const approot = await pier.get(host('approot'), '/');
+      assert.deepEqual([approot.status, approot.headers.location], [302, `http://${host('approot')}/app1`]);
+      const moved = await pier.get(host('moved'), '/any/path');
+      assert.deepEqual([moved.status, moved.headers.location], [301, 'https://new.example/landing']);
+      const www = await pier.get(`www.${host('site')}`, '/a');
+      assert.equal(www.status, 308);
+      assert.match(www.headers.location ?? '', new RegExp(`^http://${host('site').replaceAll('.', '\\.')}:\\d+/a$`));
+      assert.equal((await pier.get(host('vhost'), '/')).headers['x-seen-host'], 'internal.example');
+      assert.equal((await pier.get(host('small'), '/', { 'content-length': '1025' })).status, 413);
+    });
+  });
+
   it("clears the status of an Ingress that moves to another controller's class, and never writes one on an Ingress of another class", async () => {
     await withSetup('ctl-class', async (setup) => {
       const { namespace, classes } = setup;

@@ -2,7 +2,7 @@
 // ServiceAccount, held to the chart's RBAC (synthesized for the test's namespace), with a class of
 // its own so that test files sharing the cluster don't serve each other's Ingresses.
 // Cluster-scoped objects get names unique to the test; everything made is undone by a Cleanup.
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,6 +82,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 export interface HttpAnswer {
   readonly status: number;
   readonly body: string;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** One HTTP/1.1 request to 127.0.0.1:port with the given Host, on a fresh connection. */
@@ -90,7 +91,7 @@ export function httpGet(port: number, host: string, path = '/', headers: Record<
     const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${host}${path} timed out after ${timeoutMs} ms`)));

@@ -1,5 +1,6 @@
 // A tiny HTTP backend for tests, run as its own process (often inside a test network namespace):
-// answers `<name> <method> <url>` and reports readiness on stdout. A request carrying
+// answers `<name> <method> <url>` (and the Host and X-Forwarded-Prefix it got, in x-seen-*
+// response headers) and reports readiness on stdout. A request carrying
 // `x-delay-ms: N` is answered N ms late, and reported on stdout as it arrives (a slow request,
 // for graceful-shutdown tests).
 // Usage: node echo-server.mjs --listen ADDRESS:PORT --name NAME
@@ -16,7 +17,8 @@ const server = createServer((req, res) => {
   // Only slow requests are reported, so that benchmarks don't pay for a line per request.
   if (delayMs > 0) process.stdout.write(`received ${req.method} ${req.url}\n`);
   setTimeout(() => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, 'content-length': Buffer.byteLength(body) });
+    const seen = { 'x-seen-host': req.headers.host ?? '', 'x-seen-prefix': req.headers['x-forwarded-prefix'] ?? '' };
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, ...seen, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }, delayMs);
 });

@@ -1,0 +1,100 @@
+// The annotation families in `pier serve --workers=2`: Ingress files in, a real backend, and the
+// route table crossing to the worker processes as plain data. One request per family is enough
+// here; the rules are in test/routes/rewrites.test.ts and test/proxy/annotation-stages.test.ts.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startPier, type PierProcess } from './pier-process.ts';
+
+const A = 'nginx.ingress.kubernetes.io';
+
+function ingressYaml(name: string, host: string, path: string, pathType: string, annotations: Record<string, string>): string {
+  const lines = Object.entries(annotations).map(([key, value]) => `    ${A}/${key}: ${JSON.stringify(value)}`);
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  annotations:
+${lines.join('\n')}
+spec:
+  ingressClassName: pier
+  rules:
+    - host: ${host}
+      http:
+        paths:
+          - path: ${JSON.stringify(path)}
+            pathType: ${pathType}
+            backend: {service: {name: web, port: {number: 80}}}
+`;
+}
+
+describe('annotation families in pier serve --workers=2', () => {
+  let dir: string;
+  let backend: Server;
+  let pier: PierProcess;
+
+  const get = async (host: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; location: string | undefined; body: string; seenHost: string | undefined }> => {
+    const response = await request(`http://127.0.0.1:${pier.ports.http}${path}`, { method, headers: { host, ...headers } });
+    const location = response.headers.location;
+    const seenHost = response.headers['x-seen-host'];
+    return { status: response.statusCode, location: typeof location === 'string' ? location : undefined, body: await response.body.text(), seenHost: typeof seenHost === 'string' ? seenHost : undefined };
+  };
+
+  before(async () => {
+    backend = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'x-seen-host': req.headers.host ?? '' });
+        res.end(`web ${req.url} prefix=${req.headers['x-forwarded-prefix'] ?? '-'}`);
+      });
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const port = (backend.address() as { port: number }).port;
+    dir = await mkdtemp(join(tmpdir(), 'pier-annotations-'));
+    const documents = [
+      'apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: pier}\nspec: {controller: pier.dev/ingress-controller}\n',
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {ports: [{port: 80}]}\n',
+      `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nports: [{port: ${port}}]\nendpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]\n`,
+      ingressYaml('rewrite', 'rewrite.example', '/api(/|$)(.*)', 'ImplementationSpecific', { 'rewrite-target': '/$2', 'x-forwarded-prefix': '/api' }),
+      ingressYaml('approot', 'approot.example', '/', 'Prefix', { 'app-root': '/app1' }),
+      ingressYaml('moved', 'moved.example', '/', 'Prefix', { 'temporal-redirect': 'https://elsewhere.example/x', 'temporal-redirect-code': '307' }),
+      ingressYaml('site', 'site.example', '/', 'Prefix', { 'from-to-www-redirect': 'true' }),
+      ingressYaml('vhost', 'vhost.example', '/', 'Prefix', { 'upstream-vhost': 'internal.example' }),
+      ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k' }),
+    ];
+    await writeFile(join(dir, 'objects.yaml'), documents.join('---\n'));
+    pier = await startPier(['serve', '--manifests', dir, '--workers=2']);
+  });
+
+  after(async () => {
+    await pier?.stop();
+    backend?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rewrites with the path\'s groups and sends X-Forwarded-Prefix', async () => {
+    assert.equal((await get('rewrite.example', '/api/users/7?x=1')).body, 'web /users/7?x=1 prefix=/api');
+  });
+
+  it('answers app-root, temporal-redirect and from-to-www-redirect with their codes and Locations', async () => {
+    const answers = await Promise.all([get('approot.example', '/'), get('moved.example', '/a/b'), get('www.site.example', '/p/')]);
+    assert.deepEqual(answers.map((answer) => `${answer.status} ${answer.location}`), [
+      '302 http://approot.example/app1',
+      '307 https://elsewhere.example/x',
+      `308 http://site.example:${pier.ports.http}/p`,
+    ]);
+  });
+
+  it('sends upstream-vhost as Host, and answers 413 above proxy-body-size', async () => {
+    assert.equal((await get('vhost.example', '/')).seenHost, 'internal.example');
+    assert.equal((await get('small.example', '/', {}, 'POST')).status, 200);
+    const response = await request(`http://127.0.0.1:${pier.ports.http}/`, { method: 'POST', headers: { host: 'small.example' }, body: 'x'.repeat(2048) });
+    await response.body.dump();
+    assert.equal(response.statusCode, 413);
+  });
+});
