@@ -35,6 +35,8 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
   if (policy.rewrite) parts.push(`rewrite ${policy.rewrite.target}${policy.rewrite.forwardedPrefix !== undefined ? ` (x-forwarded-prefix ${policy.rewrite.forwardedPrefix})` : ''}`);
   if (policy.upstreamVhost !== undefined) parts.push(`upstream-vhost ${policy.upstreamVhost}`);
   if (policy.bodySizeLimit !== undefined) parts.push(`body ${sizeText(policy.bodySizeLimit)}`);
+  if (policy.timeouts) parts.push(`timeouts ${Object.entries(policy.timeouts).map(([name, ms]) => `${name.replace('Ms', '')} ${ms / 1000}s`).join(', ')}`);
+  if (policy.nextUpstream) parts.push(`next-upstream ${policy.nextUpstream.conditions.join(' ') || 'off'} (tries ${policy.nextUpstream.tries}${policy.nextUpstream.timeoutMs ? `, ${policy.nextUpstream.timeoutMs / 1000}s` : ''})`);
   if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');
   return parts.length === 0 ? '-' : parts.join('; ');
 }

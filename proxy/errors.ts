@@ -8,35 +8,41 @@ export const STATUS_BAD_GATEWAY = 502;
 export const STATUS_UNAVAILABLE = 503;
 export const STATUS_GATEWAY_TIMEOUT = 504;
 
+/** Which proxy-next-upstream condition a failure is, or null when no condition covers it. */
+export type FailureCondition = 'error' | 'timeout' | 'invalid_header' | null;
+
 interface Failure {
   readonly status: number;
   /** Nothing reached the upstream, so any request may be tried again on another endpoint. */
   readonly beforeRequestSent: boolean;
+  readonly condition: FailureCondition;
 }
 
+const failure = (status: number, beforeRequestSent: boolean, condition: FailureCondition): Failure => ({ status, beforeRequestSent, condition });
+
 const FAILURES: Readonly<Record<string, Failure>> = {
-  ECONNREFUSED: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  EHOSTUNREACH: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  ENETUNREACH: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  EADDRNOTAVAIL: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  ENOTFOUND: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  EAI_AGAIN: { status: STATUS_BAD_GATEWAY, beforeRequestSent: true },
-  UND_ERR_CONNECT_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: true },
-  ECONNRESET: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  EPIPE: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  UND_ERR_SOCKET: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  UND_ERR_CLOSED: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  UND_ERR_INFO: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  HPE_INVALID_CONSTANT: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { status: STATUS_BAD_GATEWAY, beforeRequestSent: false },
-  UND_ERR_HEADERS_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
-  UND_ERR_BODY_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
-  PIER_SEND_TIMEOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
-  ETIMEDOUT: { status: STATUS_GATEWAY_TIMEOUT, beforeRequestSent: false },
-  PIER_BODY_TOO_LARGE: { status: STATUS_PAYLOAD_TOO_LARGE, beforeRequestSent: false },
+  ECONNREFUSED: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  EHOSTUNREACH: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  ENETUNREACH: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  EADDRNOTAVAIL: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  ENOTFOUND: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  EAI_AGAIN: failure(STATUS_BAD_GATEWAY, true, 'error'),
+  UND_ERR_CONNECT_TIMEOUT: failure(STATUS_GATEWAY_TIMEOUT, true, 'timeout'),
+  ECONNRESET: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  EPIPE: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  UND_ERR_SOCKET: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  UND_ERR_CLOSED: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  UND_ERR_INFO: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  HPE_INVALID_CONSTANT: failure(STATUS_BAD_GATEWAY, false, 'invalid_header'),
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: failure(STATUS_BAD_GATEWAY, false, 'error'),
+  UND_ERR_HEADERS_TIMEOUT: failure(STATUS_GATEWAY_TIMEOUT, false, 'timeout'),
+  UND_ERR_BODY_TIMEOUT: failure(STATUS_GATEWAY_TIMEOUT, false, 'timeout'),
+  PIER_SEND_TIMEOUT: failure(STATUS_GATEWAY_TIMEOUT, false, 'timeout'),
+  ETIMEDOUT: failure(STATUS_GATEWAY_TIMEOUT, false, 'timeout'),
+  PIER_BODY_TOO_LARGE: failure(STATUS_PAYLOAD_TOO_LARGE, false, null),
 };
 
-const UNKNOWN_FAILURE: Failure = { status: STATUS_BAD_GATEWAY, beforeRequestSent: false };
+const UNKNOWN_FAILURE: Failure = failure(STATUS_BAD_GATEWAY, false, 'error');
 
 export function classifyUpstreamError(error: unknown): Failure {
   const code = (error as { code?: unknown } | null)?.code;
@@ -58,6 +64,15 @@ export class BodyTooLargeError extends Error {
   constructor(limit: number) {
     super(`request body is larger than ${limit} bytes`);
     this.name = 'BodyTooLargeError';
+  }
+}
+
+/** Why an attempt was abandoned at its response head: its status is one proxy-next-upstream retries (http_502...). */
+export class RetryableStatusError extends Error {
+  readonly code = 'PIER_RETRYABLE_STATUS';
+  constructor(status: number) {
+    super(`upstream answered ${status}; trying the next endpoint`);
+    this.name = 'RetryableStatusError';
   }
 }
 

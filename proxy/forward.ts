@@ -7,16 +7,15 @@ import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BackendProtocol } from './route-spec.ts';
+import type { BackendProtocol, NextUpstreamCondition, NextUpstreamPolicy } from './route-spec.ts';
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, trailersOf, type HeaderObject, type OutgoingRequest } from './headers.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange, type ResponseStage } from './pipeline.ts';
-import { BodyTooLargeError, ClientGoneError, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
+import { BodyTooLargeError, ClientGoneError, RetryableStatusError, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError, type FailureCondition } from './errors.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 
-/** nginx's proxy_next_upstream_tries default in ingress-nginx. */
-const MAX_TRIES = 3;
-const IDEMPOTENT_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** What nginx never passes to the next endpoint once sent, unless proxy-next-upstream says non_idempotent. */
+const NON_IDEMPOTENT = new Set(['POST', 'LOCK', 'PATCH']);
 
 export interface Timeouts {
   readonly connectMs: number;
@@ -28,13 +27,17 @@ export interface Timeouts {
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
 
-/** One dispatcher per backend protocol: HTTP/1.1 (clear or TLS), h2c, and h2 over TLS. */
-export type Dispatchers = Readonly<Record<BackendProtocol, Dispatcher>>;
-
 export interface ForwardDeps {
-  readonly dispatchers: Dispatchers;
+  /** The dispatcher for a protocol and a connect timeout (undici sets it per connection pool). */
+  readonly dispatcher: (protocol: BackendProtocol, connectMs: number) => Dispatcher;
+  /** The proxy's own timeouts (flags), for what neither the route nor the ConfigMap sets. */
   readonly timeouts: Timeouts;
   readonly metrics: ProxyMetrics;
+}
+
+/** The target's timeouts: its route's, then the table's, then the proxy's flags. */
+export function timeoutsFor(target: Target, deps: ForwardDeps): Timeouts {
+  return target.timeouts === null ? deps.timeouts : { ...deps.timeouts, ...target.timeouts };
 }
 
 /** X-Request-ID: 32 hex characters, like nginx's $request_id. */
@@ -104,8 +107,48 @@ function requestBody(req: ClientRequest, limit: number): Readable {
 }
 
 /**
+ * Whether a failed attempt is tried again on another endpoint, as nginx's proxy_next_upstream:
+ * a condition the route lists, tries and time left, nothing sent to the client yet, the request
+ * body unread (Pier streams it, so it can't be sent twice), and, once the request reached the
+ * upstream, a method that may be repeated (not POST, LOCK or PATCH, unless non_idempotent).
+ */
+class NextUpstream {
+  readonly #policy: NextUpstreamPolicy;
+  readonly #repeatable: boolean;
+  readonly #deadline: number;
+  #triesLeft: number;
+
+  constructor(policy: NextUpstreamPolicy, method: string, endpoints: number, started: number) {
+    this.#policy = policy;
+    this.#repeatable = !NON_IDEMPOTENT.has(method) || policy.conditions.includes('non_idempotent');
+    this.#deadline = policy.timeoutMs > 0 ? started + policy.timeoutMs : Infinity;
+    const tries = policy.conditions.length === 0 ? 1 : policy.tries === 0 ? endpoints : policy.tries;
+    this.#triesLeft = Math.min(tries, endpoints);
+  }
+
+  /** Counts an attempt about to start. */
+  attempt(): void {
+    this.#triesLeft--;
+  }
+
+  #mayTryAgain(res: ClientResponse, body: Readable | null): boolean {
+    return this.#triesLeft > 0 && performance.now() < this.#deadline && !res.headersSent && !isClientGone(res) && (body === null || !body.readableDidRead);
+  }
+
+  afterFailure(condition: FailureCondition, beforeRequestSent: boolean, res: ClientResponse, body: Readable | null): boolean {
+    if (condition === null || !this.#policy.conditions.includes(condition)) return false;
+    return (beforeRequestSent || this.#repeatable) && this.#mayTryAgain(res, body);
+  }
+
+  /** For an answer's status (http_502...): the last try's answer goes to the client whatever it is. */
+  afterStatus(status: number, res: ClientResponse, body: Readable | null): boolean {
+    return this.#repeatable && this.#policy.conditions.includes(`http_${status}` as NextUpstreamCondition) && this.#mayTryAgain(res, body);
+  }
+}
+
+/**
  * Sends the upstream request the stages left to the target's upstream and relays the answer,
- * through the target's response stages.
+ * through the target's response stages, with the route's timeouts and next-upstream rules.
  */
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const { labels, upstream } = target;
@@ -116,46 +159,35 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
   }
-  const dispatcher = deps.dispatchers[target.protocol];
+  const timeouts = timeoutsFor(target, deps);
+  const dispatcher = deps.dispatcher(target.protocol, timeouts.connectMs);
   const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   const { method, url } = outgoing.request;
   const withBody = hasRequestBody(req);
   const body = withBody ? requestBody(req, target.bodySizeLimit) : null;
-  const retryableOnReset = !withBody && IDEMPOTENT_WITHOUT_BODY.has(method);
   const started = performance.now();
-  let triesLeft = Math.min(MAX_TRIES, origins.length);
+  const next = new NextUpstream(target.nextUpstream, method, origins.length, started);
   let tried: string[] | null = null;
 
   const attempt = (): void => {
-    triesLeft--;
+    next.attempt();
     const origin = tried === null ? upstream.pick(origins) : nextUntried(origins, tried);
     (tried ??= []).push(origin);
-    const relay = new ResponseRelay(res, deps.timeouts.sendMs, withBody, target.responseStages, exchange, (error) => {
-      const failure = classifyUpstreamError(error);
-      const bodyUntouched = body === null || !body.readableDidRead;
-      const mayRetry = triesLeft > 0 && !res.headersSent && !isClientGone(res) && bodyUntouched && (failure.beforeRequestSent || retryableOnReset);
-      if (mayRetry) {
-        attempt();
-        return;
-      }
-      deps.metrics.routes.count(labels, failure.status);
-      if (!isClientGone(res)) respondOnRoute(res, failure.status, target, exchange);
-    }, (status) => {
-      deps.metrics.routes.count(labels, status);
-      deps.metrics.routes.observe(labels, (performance.now() - started) / 1000);
-    });
-    dispatcher.dispatch(
-      {
-        origin,
-        method,
-        path: url,
-        headers,
-        body,
-        headersTimeout: deps.timeouts.readMs,
-        bodyTimeout: deps.timeouts.readMs,
+    const relay = new ResponseRelay(res, timeouts.sendMs, withBody, target.responseStages, exchange, {
+      retryOnStatus: (status) => next.afterStatus(status, res, body),
+      onFailure: (error) => {
+        if (error instanceof RetryableStatusError) return attempt();
+        const failure = classifyUpstreamError(error);
+        if (next.afterFailure(failure.condition, failure.beforeRequestSent, res, body)) return attempt();
+        deps.metrics.routes.count(labels, failure.status);
+        if (!isClientGone(res)) respondOnRoute(res, failure.status, target, exchange);
       },
-      relay,
-    );
+      onDone: (status) => {
+        deps.metrics.routes.count(labels, status);
+        deps.metrics.routes.observe(labels, (performance.now() - started) / 1000);
+      },
+    });
+    dispatcher.dispatch({ origin, method, path: url, headers, body, headersTimeout: timeouts.readMs, bodyTimeout: timeouts.readMs }, relay);
   };
   attempt();
 }
@@ -174,6 +206,15 @@ function nextUntried(origins: readonly string[], tried: readonly string[]): stri
   return origins[(last + 1) % origins.length] as string;
 }
 
+/** What a relay reports back to the request it serves. */
+interface RelayOutcome {
+  /** True to drop this answer and try the next endpoint instead (proxy-next-upstream http_*). */
+  retryOnStatus(status: number): boolean;
+  /** The attempt failed before the response head reached the client. */
+  onFailure(error: Error): void;
+  onDone(status: number): void;
+}
+
 /**
  * Relays one upstream response on undici's controller API. It reads the head from
  * `controller.rawHeaders` (flat Buffers over HTTP/1.1, an object over HTTP/2) rather than the
@@ -183,8 +224,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #res: ClientResponse;
   readonly #responseStages: readonly ResponseStage[];
   readonly #exchange: Exchange;
-  readonly #onFailure: (error: Error) => void;
-  readonly #onDone: (status: number) => void;
+  readonly #outcome: RelayOutcome;
   #controller: Dispatcher.DispatchController | null = null;
   #status = 0;
   #done = false;
@@ -194,12 +234,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   };
   readonly #onDrain = (): void => this.#controller?.resume();
 
-  constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, responseStages: readonly ResponseStage[], exchange: Exchange, onFailure: (error: Error) => void, onDone: (status: number) => void) {
+  constructor(res: ClientResponse, sendTimeoutMs: number, withBody: boolean, responseStages: readonly ResponseStage[], exchange: Exchange, outcome: RelayOutcome) {
     this.#res = res;
     this.#responseStages = responseStages;
     this.#exchange = exchange;
-    this.#onFailure = onFailure;
-    this.#onDone = onDone;
+    this.#outcome = outcome;
     res.once('close', this.#onClientClose);
     if (withBody) {
       // The send timeout bounds how long the upstream may take no request body, like nginx's proxy_send_timeout.
@@ -226,6 +265,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderObject, statusText?: string): void {
     // 1xx answers are hop-by-hop: node:http already told the client 100 Continue.
     if (statusCode < 200) return;
+    if (this.#outcome.retryOnStatus(statusCode)) {
+      controller.abort(new RetryableStatusError(statusCode));
+      return;
+    }
     if (this.#sendTimer) clearTimeout(this.#sendTimer);
     this.#status = statusCode;
     const relayed = clientResponseHeaders(rawHeaderList(controller.rawHeaders, headers));
@@ -251,7 +294,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     const passed = trailersOf(trailers);
     if (passed) this.#res.addTrailers(passed);
     this.#res.end();
-    this.#onDone(this.#status);
+    this.#outcome.onDone(this.#status);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -263,6 +306,6 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       this.#res.destroy(error);
       return;
     }
-    this.#onFailure(error);
+    this.#outcome.onFailure(error);
   }
 }

@@ -52,7 +52,35 @@ export interface LocationPolicy {
   readonly bodySizeLimit?: number;
   /** upstream-vhost: the Host header sent upstream. */
   readonly upstreamVhost?: string;
+  /** proxy-connect/read/send-timeout; a field left out is the table's. */
+  readonly timeouts?: TimeoutPolicy;
+  /** proxy-next-upstream, -tries, -timeout. Absent: the table's. */
+  readonly nextUpstream?: NextUpstreamPolicy;
 }
+
+export interface TimeoutPolicy {
+  readonly connectMs?: number;
+  /** Longest wait for the response head, and between two reads of its body (nginx's proxy_read_timeout). */
+  readonly readMs?: number;
+  /** Longest time the upstream may take no request body (proxy_send_timeout). */
+  readonly sendMs?: number;
+}
+
+/** When nginx passes a failed request to the next endpoint (proxy_next_upstream). */
+export const NEXT_UPSTREAM_CONDITIONS = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent'] as const;
+export type NextUpstreamCondition = (typeof NEXT_UPSTREAM_CONDITIONS)[number];
+
+export interface NextUpstreamPolicy {
+  /** Empty: never (`off`). */
+  readonly conditions: readonly NextUpstreamCondition[];
+  /** Most attempts in all, 0 for as many as there are endpoints. */
+  readonly tries: number;
+  /** No further attempt after this long since the first, 0 for no limit. */
+  readonly timeoutMs: number;
+}
+
+/** ingress-nginx's defaults: `error timeout`, 3 tries, no time limit. */
+export const DEFAULT_NEXT_UPSTREAM: NextUpstreamPolicy = Object.freeze({ conditions: Object.freeze(['error', 'timeout'] as const), tries: 3, timeoutMs: 0 });
 
 export interface RewritePolicy {
   /** The regex the target's `$1`..`$9` come from: the route's path, as ingress-nginx's `rewrite "(?i)<path>"`. */
@@ -110,6 +138,10 @@ export interface RouteTableSpec {
   readonly bodySizeLimit?: number;
   /** from-to-www-redirect: hosts that only redirect to another (`www.` added or removed). */
   readonly hostRedirects?: readonly HostRedirectSpec[];
+  /** The ConfigMap's proxy-*-timeout keys. Absent fields: the proxy's own flags. */
+  readonly timeouts?: TimeoutPolicy;
+  /** The ConfigMap's proxy-next-upstream keys. Absent: DEFAULT_NEXT_UPSTREAM. */
+  readonly nextUpstream?: NextUpstreamPolicy;
 }
 
 /** ingress-nginx's client_max_body_size default, 1m. */

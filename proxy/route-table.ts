@@ -4,8 +4,8 @@
 // cost depends on the request, never on how many Ingresses exist.
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, ObjectRef, RouteSpec, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
-import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, prefixKey } from './route-spec.ts';
+import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
 import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type RequestStage, type ResponseStage } from './pipeline.ts';
 
 /**
@@ -66,6 +66,10 @@ export interface Target {
   readonly responseStages: readonly ResponseStage[];
   /** The most request body bytes forwarded (proxy-body-size); 0 for no limit. */
   readonly bodySizeLimit: number;
+  /** The route's and the table's timeouts (route first), or null when neither sets any: the proxy's flags. */
+  readonly timeouts: TimeoutPolicy | null;
+  /** When a failed attempt goes to the next endpoint (proxy-next-upstream). */
+  readonly nextUpstream: NextUpstreamPolicy;
 }
 
 /** What a target's stages are compiled from. */
@@ -104,6 +108,8 @@ function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec
     stages: compiled.request,
     responseStages: compiled.response.length === 0 ? table.responseStages : [...table.responseStages, ...compiled.response],
     bodySizeLimit: from.bodySizeLimit ?? table.bodySizeLimit,
+    timeouts: from.timeouts ? { ...table.timeouts, ...from.timeouts } : table.timeouts,
+    nextUpstream: from.nextUpstream ?? table.nextUpstream,
   };
 }
 
@@ -112,6 +118,8 @@ interface TableStages {
   readonly compile: (target: TargetPolicy) => CompiledStages;
   readonly responseStages: readonly ResponseStage[];
   readonly bodySizeLimit: number;
+  readonly timeouts: TimeoutPolicy | null;
+  readonly nextUpstream: NextUpstreamPolicy;
 }
 
 interface TrieNode {
@@ -236,6 +244,8 @@ export class RouteTable {
       compile: (target) => compileStages(target, settings),
       responseStages: this.responseStages,
       bodySizeLimit: spec.bodySizeLimit ?? DEFAULT_BODY_SIZE_LIMIT,
+      timeouts: spec.timeouts ?? null,
+      nextUpstream: spec.nextUpstream ?? DEFAULT_NEXT_UPSTREAM,
     };
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
     this.#hostRedirects = new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));

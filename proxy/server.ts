@@ -10,7 +10,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import type { BackendProtocol, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import { RouteTable, type StageCompiler } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
@@ -18,7 +18,7 @@ import type { Exchange } from './pipeline.ts';
 import { decide, type Answered, type Forwarded } from './decide.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';
 import { STATUS_NOT_FOUND } from './errors.ts';
-import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type Dispatchers, type ForwardDeps, type Timeouts } from './forward.ts';
+import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
@@ -86,7 +86,7 @@ interface CompiledTable {
 export class ProxyServer {
   readonly #options: ProxyOptions;
   readonly #metrics: ProxyMetrics;
-  readonly #dispatchers: Dispatchers;
+  readonly #dispatchers: DispatcherCache;
   readonly #httpServer: Server;
   readonly #https: HttpsServers | null;
   readonly #defaultServer: Server;
@@ -109,17 +109,7 @@ export class ProxyServer {
     this.#options = options;
     this.#metrics = metrics;
     this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix });
-    const timeouts = { headersTimeout: options.timeouts.readMs, bodyTimeout: options.timeouts.readMs };
-    // Backend certificates are not verified, as ingress-nginx's proxy_ssl_verify defaults to off.
-    const connect = { timeout: options.timeouts.connectMs, rejectUnauthorized: false };
-    const http1 = new Agent({ connect, ...timeouts });
-    this.#dispatchers = {
-      HTTP: http1,
-      HTTPS: http1,
-      // gRPC in clear is HTTP/2 with prior knowledge (h2c); over TLS, h2 is chosen by ALPN.
-      GRPC: new Agent({ connect, ...timeouts, factory: (origin, opts) => new H2CClient(origin, opts) }),
-      GRPCS: new Agent({ connect, ...timeouts, allowH2: true }),
-    };
+    this.#dispatchers = new DispatcherCache(options.timeouts);
     this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
     this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();
     this.#fakeContext = secureContextFor(this.#fakeCertificate);
@@ -130,7 +120,7 @@ export class ProxyServer {
     this.#httpServer.on('connection', (socket: Socket) => this.#track(socket));
     this.#https = options.httpsPort === undefined ? null : this.#createHttpsServers();
     this.#defaultServer = createServer((_req, res) => respondWithStatus(res, STATUS_NOT_FOUND));
-    this.#deps = { dispatchers: this.#dispatchers, timeouts: options.timeouts, metrics };
+    this.#deps = { dispatcher: (protocol, connectMs) => this.#dispatchers.for(protocol, connectMs), timeouts: options.timeouts, metrics };
   }
 
   /**
@@ -238,7 +228,7 @@ export class ProxyServer {
     }, drainMs);
     await closed;
     clearTimeout(deadline);
-    await Promise.all([...new Set<Dispatcher>(Object.values(this.#dispatchers))].map((dispatcher) => dispatcher.close()));
+    await this.#dispatchers.close();
   }
 
   #track(socket: Socket): void {
@@ -289,6 +279,45 @@ export class ProxyServer {
 }
 
 type Decision = Answered | (Forwarded & { readonly outgoing: OutgoingRequest });
+
+/**
+ * undici dispatchers by backend protocol and connect timeout: undici sets the connect timeout per
+ * connection pool, so a route with its own proxy-connect-timeout gets pools of its own. A
+ * timeout's pools are made on first use and kept: routes use few distinct values.
+ */
+class DispatcherCache {
+  readonly #timeouts: Timeouts;
+  readonly #byKey = new Map<string, Dispatcher>();
+
+  constructor(timeouts: Timeouts) {
+    this.#timeouts = timeouts;
+  }
+
+  for(protocol: BackendProtocol, connectMs: number): Dispatcher {
+    // HTTP and HTTPS share HTTP/1.1 pools; the origin's scheme tells them apart.
+    const key = `${protocol === 'HTTPS' ? 'HTTP' : protocol}:${connectMs}`;
+    let dispatcher = this.#byKey.get(key);
+    if (!dispatcher) {
+      dispatcher = this.#create(protocol, connectMs);
+      this.#byKey.set(key, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  #create(protocol: BackendProtocol, connectMs: number): Dispatcher {
+    const timeouts = { headersTimeout: this.#timeouts.readMs, bodyTimeout: this.#timeouts.readMs };
+    // Backend certificates are not verified, as ingress-nginx's proxy_ssl_verify defaults to off.
+    const connect = { timeout: connectMs, rejectUnauthorized: false };
+    // gRPC in clear is HTTP/2 with prior knowledge (h2c); over TLS, h2 is chosen by ALPN.
+    if (protocol === 'GRPC') return new Agent({ connect, ...timeouts, factory: (origin, opts) => new H2CClient(origin, opts) });
+    if (protocol === 'GRPCS') return new Agent({ connect, ...timeouts, allowH2: true });
+    return new Agent({ connect, ...timeouts });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#byKey.values()].map((dispatcher) => dispatcher.close()));
+  }
+}
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

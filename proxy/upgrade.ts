@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, switchingProtocolsHead, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
-import { newRequestId, type ForwardDeps } from './forward.ts';
+import { newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Exchange } from './pipeline.ts';
 
 /** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
@@ -96,14 +96,15 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
       deps.metrics.routes.count(target.labels, failure.status);
     },
   };
-  deps.dispatchers[target.protocol].dispatch(
+  const timeouts = timeoutsFor(target, deps);
+  deps.dispatcher(target.protocol, timeouts.connectMs).dispatch(
     {
       origin,
       method: outgoing.request.method,
       path: outgoing.request.url,
       headers,
       upgrade: req.headers.upgrade ?? 'websocket',
-      headersTimeout: deps.timeouts.readMs,
+      headersTimeout: timeouts.readMs,
     },
     handler,
   );

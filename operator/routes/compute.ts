@@ -21,7 +21,7 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
-import { DEFAULT_BODY_SIZE_LIMIT, prefixKey, type HostRedirectSpec, type LocationPolicy } from '../../proxy/route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type HostRedirectSpec, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
 import { compilePathRegex } from '../../proxy/path-regex.ts';
 import { locationPolicy, rewrites } from './location-policy.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
@@ -321,6 +321,11 @@ function hostRedirects(context: Context): HostRedirectSpec[] {
   return redirects.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
 }
 
+function isDefaultNextUpstream(policy: NextUpstreamPolicy): boolean {
+  const defaults = DEFAULT_NEXT_UPSTREAM;
+  return policy.tries === defaults.tries && policy.timeoutMs === defaults.timeoutMs && policy.conditions.join(' ') === defaults.conditions.join(' ');
+}
+
 /** Step 8: the sorted, serializable result. */
 function output(context: Context, served: readonly Ingress[], ignored: readonly ObjectRef[]): RouteComputation {
   const hosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
@@ -339,6 +344,8 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       ...(settings.useForwardedHeaders ? { useForwardedHeaders: true } : {}),
       ...(settings.bodySizeLimit !== DEFAULT_BODY_SIZE_LIMIT ? { bodySizeLimit: settings.bodySizeLimit } : {}),
       ...(redirects.length > 0 ? { hostRedirects: redirects } : {}),
+      ...(Object.keys(settings.timeouts).length > 0 ? { timeouts: settings.timeouts } : {}),
+      ...(isDefaultNextUpstream(settings.nextUpstream) ? {} : { nextUpstream: settings.nextUpstream }),
     },
     statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
     ignored,

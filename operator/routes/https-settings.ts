@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { ConfigMap } from '../model.ts';
 import type { HttpsSettings } from './types.ts';
 import { sizeText } from '../annotations/schemas.ts';
-import { DEFAULT_BODY_SIZE_LIMIT } from '../../proxy/route-spec.ts';
+import { nextUpstreamText, nonNegativeSecondsText, secondsText, triesText } from '../annotations/timeouts.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy, type TimeoutPolicy } from '../../proxy/route-spec.ts';
 
 /** ingress-nginx's defaults: HSTS on for a year including subdomains, no preload; 308 redirects. */
 const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
@@ -25,6 +26,14 @@ const KEYS = {
   'enable-underscores-in-headers': flag.default(false),
   'use-forwarded-headers': flag.default(false),
   'proxy-body-size': sizeText.default(DEFAULT_BODY_SIZE_LIMIT),
+  // Absent, the proxy's own --proxy-*-timeout flags apply (ingress-nginx's 5 s, 60 s, 60 s by default).
+  'proxy-connect-timeout': secondsText.optional(),
+  'proxy-read-timeout': secondsText.optional(),
+  'proxy-send-timeout': secondsText.optional(),
+  'proxy-next-upstream': nextUpstreamText.default([...DEFAULT_NEXT_UPSTREAM.conditions]),
+  'proxy-next-upstream-tries': triesText.default(DEFAULT_NEXT_UPSTREAM.tries),
+  'proxy-next-upstream-timeout': nonNegativeSecondsText.default(DEFAULT_NEXT_UPSTREAM.timeoutMs),
+  'retry-non-idempotent': flag.default(false),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -41,6 +50,12 @@ export interface ControllerSettings {
   readonly useForwardedHeaders: boolean;
   /** ConfigMap proxy-body-size in bytes (0: no limit). */
   readonly bodySizeLimit: number;
+  /** ConfigMap proxy-*-timeout, the keys it sets. */
+  readonly timeouts: TimeoutPolicy;
+  /** ConfigMap proxy-next-upstream keys (retry-non-idempotent adds non_idempotent). */
+  readonly nextUpstream: NextUpstreamPolicy;
+  /** ConfigMap retry-non-idempotent. */
+  readonly retryNonIdempotent: boolean;
 }
 
 /** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
@@ -71,8 +86,22 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       underscoresInHeaders: v['enable-underscores-in-headers'],
       useForwardedHeaders: v['use-forwarded-headers'],
       bodySizeLimit: v['proxy-body-size'],
+      timeouts: definedOnly({ connectMs: v['proxy-connect-timeout'], readMs: v['proxy-read-timeout'], sendMs: v['proxy-send-timeout'] }),
+      nextUpstream: withNonIdempotent({ conditions: v['proxy-next-upstream'], tries: v['proxy-next-upstream-tries'], timeoutMs: v['proxy-next-upstream-timeout'] }, v['retry-non-idempotent']),
+      retryNonIdempotent: v['retry-non-idempotent'],
     },
     problems,
   };
 }
 
+
+/** The object without its undefined fields, so an unset key stays unset in the route table. */
+export function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/** As ingress-nginx's buildNextUpstream: retry-non-idempotent adds `non_idempotent`, unless retrying is off. */
+export function withNonIdempotent(policy: NextUpstreamPolicy, retryNonIdempotent: boolean): NextUpstreamPolicy {
+  if (!retryNonIdempotent || policy.conditions.length === 0 || policy.conditions.includes('non_idempotent')) return policy;
+  return { ...policy, conditions: [...policy.conditions, 'non_idempotent'] };
+}

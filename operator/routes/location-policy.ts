@@ -3,7 +3,7 @@
 // route without annotations carries no policy and the data plane compiles no stage for it.
 import type { IngressAnnotations } from '../annotations/registry.ts';
 import type { LocationPolicy } from '../../proxy/route-spec.ts';
-import type { ControllerSettings } from './https-settings.ts';
+import { definedOnly, withNonIdempotent, type ControllerSettings } from './https-settings.ts';
 
 export interface LocationInput {
   readonly annotations: IngressAnnotations;
@@ -37,5 +37,13 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
   const bodySizeLimit = annotations.bodySize.limit;
   if (bodySizeLimit !== undefined && bodySizeLimit !== settings.bodySizeLimit) policy.bodySizeLimit = bodySizeLimit;
   if (annotations.upstreamVhost.host !== undefined) policy.upstreamVhost = annotations.upstreamVhost.host;
+  const { connectMs, readMs, sendMs, nextUpstream, nextUpstreamTries, nextUpstreamTimeoutMs } = annotations.timeouts;
+  const timeouts = definedOnly({ connectMs, readMs, sendMs });
+  if (Object.keys(timeouts).length > 0) policy.timeouts = timeouts;
+  if (nextUpstream !== undefined || nextUpstreamTries !== undefined || nextUpstreamTimeoutMs !== undefined) {
+    const table = settings.nextUpstream;
+    const conditions = nextUpstream ?? table.conditions.filter((condition) => condition !== 'non_idempotent');
+    policy.nextUpstream = withNonIdempotent({ conditions, tries: nextUpstreamTries ?? table.tries, timeoutMs: nextUpstreamTimeoutMs ?? table.timeoutMs }, settings.retryNonIdempotent);
+  }
   return policy;
 }

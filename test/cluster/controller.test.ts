@@ -365,7 +365,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost and proxy-body-size on Ingresses made through the API', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size and proxy-read-timeout on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -382,6 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, annotated('moved', { 'permanent-redirect': 'https://new.example/landing' }));
       await create(setup, annotated('site', { 'from-to-www-redirect': 'true' }));
       await create(setup, annotated('vhost', { 'upstream-vhost': 'internal.example' }));
+      await create(setup, annotated('impatient', { 'proxy-read-timeout': '1' }));
       await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
 
       // The last Ingress made is served once the watch has delivered all of them, in order.
@@ -397,6 +398,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.match(www.headers.location ?? '', new RegExp(`^http://${host('site').replaceAll('.', '\\.')}:\\d+/a$`));
       assert.equal((await pier.get(host('vhost'), '/')).headers['x-seen-host'], 'internal.example');
       assert.equal((await pier.get(host('small'), '/', { 'content-length': '1025' })).status, 413);
+      assert.equal((await pier.get(host('impatient'), '/', { 'x-delay-ms': '1500' })).status, 504);
     });
   });
 

@@ -20,7 +20,9 @@ const DEFAULTS: IngressAnnotations = {
   backendProtocol: { protocol: 'HTTP' },
   upstreamVhost: { host: undefined },
   bodySize: { limit: undefined },
+  timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
 };
+const TIMEOUTS = DEFAULTS.timeouts;
 
 const ignored = (key: string, value: string, reason: string): string =>
   `InvalidAnnotation ${PREFIX}/${key}: annotation ${PREFIX}/${key}: "${value}" is invalid (${reason}); ignored, the default applies`;
@@ -99,6 +101,25 @@ describe('reading an Ingress\'s annotations', () => {
     { name: 'proxy-body-size "0" is no limit', annotations: { [`${PREFIX}/proxy-body-size`]: '0' }, config: { bodySize: { limit: 0 } } },
     { name: 'proxy-body-size units are case-insensitive', annotations: { [`${PREFIX}/proxy-body-size`]: '10K' }, config: { bodySize: { limit: 10 * 1024 } } },
     { name: 'A fractional proxy-body-size is ignored with a warning', annotations: { [`${PREFIX}/proxy-body-size`]: '1.5m' }, problems: [ignored('proxy-body-size', '1.5m', 'must be a size such as 1m, 512k or 0')] },
+    // timeouts (ingress-nginx's proxy parser: whole seconds; validUpstreamAnnotation)
+    {
+      name: 'Timeouts are whole seconds',
+      annotations: { [`${PREFIX}/proxy-connect-timeout`]: '10', [`${PREFIX}/proxy-read-timeout`]: '3600', [`${PREFIX}/proxy-send-timeout`]: '120' },
+      config: { timeouts: { ...TIMEOUTS, connectMs: 10_000, readMs: 3_600_000, sendMs: 120_000 } },
+    },
+    { name: 'A timeout with a unit is ignored with a warning, as ingress-nginx\'s integer validator does', annotations: { [`${PREFIX}/proxy-read-timeout`]: '60s' }, problems: [ignored('proxy-read-timeout', '60s', 'must be a whole number')] },
+    { name: 'A timeout of 0 is ignored with a warning', annotations: { [`${PREFIX}/proxy-connect-timeout`]: '0' }, problems: [ignored('proxy-connect-timeout', '0', 'must be a whole number of seconds above 0')] },
+    {
+      name: 'proxy-next-upstream lists its conditions; tries and timeout are numbers',
+      annotations: { [`${PREFIX}/proxy-next-upstream`]: 'error timeout http_502 http_503', [`${PREFIX}/proxy-next-upstream-tries`]: '5', [`${PREFIX}/proxy-next-upstream-timeout`]: '10' },
+      config: { timeouts: { ...TIMEOUTS, nextUpstream: ['error', 'timeout', 'http_502', 'http_503'], nextUpstreamTries: 5, nextUpstreamTimeoutMs: 10_000 } },
+    },
+    { name: 'proxy-next-upstream "off" is no condition at all', annotations: { [`${PREFIX}/proxy-next-upstream`]: 'off' }, config: { timeouts: { ...TIMEOUTS, nextUpstream: [] } } },
+    {
+      name: 'A proxy-next-upstream condition nginx doesn\'t know is ignored with a warning',
+      annotations: { [`${PREFIX}/proxy-next-upstream`]: 'error http_418' },
+      problems: [ignored('proxy-next-upstream', 'error http_418', 'must be "off" or some of: error timeout invalid_header http_500 http_502 http_503 http_504 http_403 http_404 http_429 non_idempotent')],
+    },
     // backend
     { name: 'upstream-vhost names the Host sent upstream', annotations: { [`${PREFIX}/upstream-vhost`]: 'internal.example.com:8080' }, config: { upstreamVhost: { host: 'internal.example.com:8080' } } },
     {

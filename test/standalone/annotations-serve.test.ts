@@ -49,6 +49,7 @@ describe('annotation families in pier serve --workers=2', () => {
     backend = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
+        if (req.url === '/slow') return void setTimeout(() => res.end('late'), 1500);
         res.writeHead(200, { 'x-seen-host': req.headers.host ?? '' });
         res.end(`web ${req.url} prefix=${req.headers['x-forwarded-prefix'] ?? '-'}`);
       });
@@ -65,7 +66,7 @@ describe('annotation families in pier serve --workers=2', () => {
       ingressYaml('moved', 'moved.example', '/', 'Prefix', { 'temporal-redirect': 'https://elsewhere.example/x', 'temporal-redirect-code': '307' }),
       ingressYaml('site', 'site.example', '/', 'Prefix', { 'from-to-www-redirect': 'true' }),
       ingressYaml('vhost', 'vhost.example', '/', 'Prefix', { 'upstream-vhost': 'internal.example' }),
-      ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k' }),
+      ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k', 'proxy-read-timeout': '1' }),
     ];
     await writeFile(join(dir, 'objects.yaml'), documents.join('---\n'));
     pier = await startPier(['serve', '--manifests', dir, '--workers=2']);
@@ -96,5 +97,9 @@ describe('annotation families in pier serve --workers=2', () => {
     const response = await request(`http://127.0.0.1:${pier.ports.http}/`, { method: 'POST', headers: { host: 'small.example' }, body: 'x'.repeat(2048) });
     await response.body.dump();
     assert.equal(response.statusCode, 413);
+  });
+
+  it('answers 504 once the location\'s proxy-read-timeout passes', async () => {
+    assert.equal((await get('small.example', '/slow')).status, 504);
   });
 });
