@@ -78,7 +78,7 @@ export class ControllerRbac extends Construct {
 
   /** Write `status.loadBalancer` of the Ingresses it serves (the subresource only, not the spec). */
   allowWritingIngressStatus(): void {
-    this.clusterRole.allow(['update'], resource(NETWORKING, 'ingresses/status'));
+    this.clusterRole.allow(['patch'], resource(NETWORKING, 'ingresses/status'));
   }
 
   /**

@@ -1,7 +1,7 @@
 // The one module that writes Ingress status, and only on the leader: it makes each served
 // Ingress's status.loadBalancer.ingress what computeRoutes says, writing only what differs, and
 // clears it on Ingresses that stopped being Pier's.
-import type { NetworkingV1Api, V1Ingress } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type NetworkingV1Api } from '@kubernetes/client-node';
 import type { LoadBalancerIngress } from './model.ts';
 import type { RouteComputation, ObjectRef } from './routes/types.ts';
 import type { Snapshot } from './store.ts';
@@ -74,7 +74,7 @@ export class StatusWriter {
         if (httpStatusOf(error) === HTTP_NOT_FOUND) return; // deleted meanwhile
         failed++;
         if (isForbidden(error)) {
-          permissionProblem = missingPermissionMessage({ verb: 'update', resource: 'ingresses/status (networking.k8s.io)', namespace: write.ingress.namespace }, error);
+          permissionProblem = missingPermissionMessage({ verb: 'patch', resource: 'ingresses/status (networking.k8s.io)', namespace: write.ingress.namespace }, error);
           this.#log.error(permissionProblem);
         } else {
           this.#log.warn('writing Ingress status failed', { ingress: `${write.ingress.namespace}/${write.ingress.name}`, error: apiMessageOf(error) });
@@ -87,13 +87,9 @@ export class StatusWriter {
   }
 
   async #write(write: StatusWrite): Promise<void> {
-    // A status update without resourceVersion is unconditional: status is Pier's alone to write.
-    const body: V1Ingress = {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: write.ingress.name, namespace: write.ingress.namespace },
-      status: { loadBalancer: { ingress: write.addresses.map((address) => ({ ...address })) } },
-    };
-    await this.#api.replaceNamespacedIngressStatus({ name: write.ingress.name, namespace: write.ingress.namespace, body });
+    // A merge patch of status alone. Not a PUT of a partial object: through /status the API server
+    // still applies metadata, so a PUT without the Ingress's annotations and labels erased them.
+    const body = { status: { loadBalancer: { ingress: write.addresses.map((address) => ({ ...address })) } } };
+    await this.#api.patchNamespacedIngressStatus({ name: write.ingress.name, namespace: write.ingress.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   }
 }

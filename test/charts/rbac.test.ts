@@ -6,7 +6,7 @@ import { findObject, synthesizePier, verbsByResource, type PolicyRule } from './
 const CLUSTER_VERBS = {
   'networking.k8s.io/ingresses': ['list', 'watch'],
   'networking.k8s.io/ingressclasses': ['list', 'watch'],
-  'networking.k8s.io/ingresses/status': ['update'],
+  'networking.k8s.io/ingresses/status': ['patch'],
   'core/services': ['list', 'watch'],
   'discovery.k8s.io/endpointslices': ['list', 'watch'],
   'core/secrets': ['list', 'watch'],

@@ -199,6 +199,23 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
+  it("writes an Ingress's status without touching its annotations, labels or spec", async () => {
+    await withSetup('ctl-keep-meta', async (setup) => {
+      const { namespace, classes } = setup;
+      await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      const ingress = ingressObject(namespace, 'kept', classes.ingressClass, `kept.${namespace}.test`, 'web');
+      ingress.metadata!.annotations = { 'nginx.ingress.kubernetes.io/use-regex': 'true', 'example.com/owner': 'team-a' };
+      ingress.metadata!.labels = { app: 'shop' };
+      await create(setup, ingress as KubernetesObject);
+      await waitForStatus(cluster.admin, namespace, 'kept', [{ ip: PUBLISHED_ADDRESS }]);
+      const read = await cluster.admin.makeApiClient(NetworkingV1Api).readNamespacedIngress({ name: 'kept', namespace });
+      assert.deepEqual(read.metadata?.annotations, ingress.metadata!.annotations);
+      assert.deepEqual(read.metadata?.labels, { app: 'shop' });
+      assert.equal(read.spec?.rules?.[0]?.host, `kept.${namespace}.test`);
+    });
+  });
+
   it("publishes the --publish-service Service's external IPs, then its load-balancer addresses once the Service has them", async () => {
     await withSetup('ctl-publish', async (setup) => {
       const { namespace, classes } = setup;
@@ -365,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size and proxy-read-timeout on Ingresses made through the API', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout and server-alias on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -382,7 +399,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, annotated('moved', { 'permanent-redirect': 'https://new.example/landing' }));
       await create(setup, annotated('site', { 'from-to-www-redirect': 'true' }));
       await create(setup, annotated('vhost', { 'upstream-vhost': 'internal.example' }));
-      await create(setup, annotated('impatient', { 'proxy-read-timeout': '1' }));
+      await create(setup, annotated('impatient', { 'proxy-read-timeout': '1', 'server-alias': `alias.${namespace}.test` }));
       await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
 
       // The last Ingress made is served once the watch has delivered all of them, in order.
@@ -399,6 +416,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(host('vhost'), '/')).headers['x-seen-host'], 'internal.example');
       assert.equal((await pier.get(host('small'), '/', { 'content-length': '1025' })).status, 413);
       assert.equal((await pier.get(host('impatient'), '/', { 'x-delay-ms': '1500' })).status, 504);
+      assert.equal((await pier.get(`alias.${namespace}.test`, '/via-alias')).body, 'alpha GET /via-alias');
     });
   });
 

@@ -45,7 +45,7 @@ const CLUSTER_ROLE_CASES: RuleCase[] = [
   { omit: { role: 'ClusterRole', resource: 'endpointslices' }, expected: 'list endpointslices.discovery.k8s.io at cluster scope' },
   { omit: { role: 'ClusterRole', resource: 'secrets' }, expected: 'list secrets at cluster scope' },
   { omit: { role: 'ClusterRole', resource: 'configmaps' }, expected: 'list configmaps in namespace "{ns}"' },
-  { omit: { role: 'ClusterRole', resource: 'ingresses/status' }, expected: 'update ingresses/status (networking.k8s.io) in namespace "{ns}"' },
+  { omit: { role: 'ClusterRole', resource: 'ingresses/status' }, expected: 'patch ingresses/status (networking.k8s.io) in namespace "{ns}"' },
   { omit: { role: 'ClusterRole', resource: 'events' }, expected: 'create events in namespace "{ns}"' },
   { omit: { role: 'ClusterRole', resource: 'nodes' }, expected: 'get nodes at cluster scope' },
 ];
