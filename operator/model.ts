@@ -99,6 +99,8 @@ export const serviceSchema = z.object({
     .object({
       type: z.string().optional(),
       externalName: z.string().optional(),
+      /** The Service's virtual IP, `None` for a headless Service (service-upstream sends here). */
+      clusterIP: z.string().optional(),
       selector: stringMap.nullish(),
       ports: z.array(servicePort).optional(),
       externalIPs: z.array(z.string()).optional(),

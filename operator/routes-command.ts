@@ -60,6 +60,9 @@ export function routeRows(result: RouteComputation): RouteRow[] {
       rows.push({ host, path: '(default)', pathType: '-', backend: backendOf(virtualHost.fallback.upstream, virtualHost.fallback.protocol), endpoints: endpointsOf(virtualHost.fallback.upstream), ingress: ingress ? `${ingress.namespace}/${ingress.name}` : '-', policy: describePolicy(virtualHost.fallback, null) });
     }
   }
+  for (const virtualHost of result.table.virtualHosts) {
+    for (const alias of virtualHost.aliases ?? []) rows.push({ host: alias, path: '(any)', pathType: '-', backend: '-', endpoints: '-', ingress: '-', policy: `server-alias of ${virtualHost.host}` });
+  }
   for (const redirect of result.table.hostRedirects ?? []) {
     rows.push({ host: redirect.from, path: '(any)', pathType: '-', backend: '-', endpoints: '-', ingress: '-', policy: `from-to-www-redirect to ${redirect.to}` });
   }

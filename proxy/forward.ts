@@ -7,7 +7,7 @@ import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BackendProtocol, NextUpstreamCondition, NextUpstreamPolicy } from './route-spec.ts';
+import { wireProtocol, type NextUpstreamCondition, type NextUpstreamPolicy, type WireProtocol } from './route-spec.ts';
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, trailersOf, type HeaderObject, type OutgoingRequest } from './headers.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange, type ResponseStage } from './pipeline.ts';
@@ -29,7 +29,7 @@ export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 export interface ForwardDeps {
   /** The dispatcher for a protocol and a connect timeout (undici sets it per connection pool). */
-  readonly dispatcher: (protocol: BackendProtocol, connectMs: number) => Dispatcher;
+  readonly dispatcher: (protocol: WireProtocol, connectMs: number) => Dispatcher;
   /** The proxy's own timeouts (flags), for what neither the route nor the ConfigMap sets. */
   readonly timeouts: Timeouts;
   readonly metrics: ProxyMetrics;
@@ -153,14 +153,15 @@ class NextUpstream {
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const { labels, upstream } = target;
   // Read once: endpoints updated meanwhile don't change the ones this request tries.
-  const origins = upstream.originsFor(target.protocol);
+  const protocol = wireProtocol(target.protocol, exchange.secure);
+  const origins = upstream.originsFor(protocol);
   if (origins.length === 0) {
     respondOnRoute(res, STATUS_UNAVAILABLE, target, exchange);
     deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
     return;
   }
   const timeouts = timeoutsFor(target, deps);
-  const dispatcher = deps.dispatcher(target.protocol, timeouts.connectMs);
+  const dispatcher = deps.dispatcher(protocol, timeouts.connectMs);
   const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   const { method, url } = outgoing.request;
   const withBody = hasRequestBody(req);

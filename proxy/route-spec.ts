@@ -16,9 +16,19 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** How Pier talks to a backend: the backend-protocol annotation's values, as ingress-nginx names them. */
-export const BACKEND_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPCS'] as const;
+/**
+ * How Pier talks to a backend: the backend-protocol annotation's values, as ingress-nginx names
+ * them. AUTO_HTTP is HTTPS for a request that came over HTTPS and HTTP otherwise (nginx's `$scheme://`).
+ */
+export const BACKEND_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPCS', 'AUTO_HTTP'] as const;
 export type BackendProtocol = (typeof BACKEND_PROTOCOLS)[number];
+/** What a request actually speaks to its backend: AUTO_HTTP resolved. */
+export type WireProtocol = Exclude<BackendProtocol, 'AUTO_HTTP'>;
+
+/** The protocol a request to a route of `protocol` speaks, having come in over HTTPS or not. */
+export function wireProtocol(protocol: BackendProtocol, secure: boolean): WireProtocol {
+  return protocol === 'AUTO_HTTP' ? (secure ? 'HTTPS' : 'HTTP') : protocol;
+}
 
 export interface UpstreamSpec {
   /** `namespace/service:port`, shared by every route to the same Service port, whatever protocol each speaks. */
@@ -110,6 +120,8 @@ export interface RouteSpec extends LocationPolicy {
 export interface VirtualHostSpec {
   /** Lower-case host, `*.example.com` for a wildcard, or `''` for rules without a host. */
   readonly host: string;
+  /** server-alias: more names routed exactly as this host. Absent: none. */
+  readonly aliases?: readonly string[];
   readonly routes: readonly RouteSpec[];
   /** Where requests for this host that match no path go: an Ingress defaultBackend, else the global default. */
   readonly fallback: FallbackSpec | null;

@@ -4,7 +4,7 @@
 // cost depends on the request, never on how many Ingresses exist.
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
+import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
 import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type RequestStage, type ResponseStage } from './pipeline.ts';
 
@@ -28,8 +28,8 @@ export class Upstream {
     this.#tlsOrigins = spec.endpoints.map((endpoint) => originOf('https', endpoint));
   }
 
-  /** The endpoints' origins for a route speaking `protocol`. */
-  originsFor(protocol: BackendProtocol): readonly string[] {
+  /** The endpoints' origins for a request speaking `protocol`. */
+  originsFor(protocol: WireProtocol): readonly string[] {
     return protocol === 'HTTPS' || protocol === 'GRPCS' ? this.#tlsOrigins : this.#clearOrigins;
   }
 
@@ -258,8 +258,10 @@ export class RouteTable {
     for (const virtualHost of spec.virtualHosts) {
       const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) => makeTarget(upstreamOf(route.upstream), route, route, table));
       if (virtualHost.host === '') this.#catchAll = compiled;
-      else if (virtualHost.host.startsWith('*.')) this.#wildcardHosts.set(virtualHost.host.slice(2), compiled);
-      else this.#exactHosts.set(virtualHost.host, compiled);
+      for (const name of [virtualHost.host, ...(virtualHost.aliases ?? [])]) {
+        if (name.startsWith('*.')) this.#wildcardHosts.set(name.slice(2), compiled);
+        else if (name !== '') this.#exactHosts.set(name, compiled);
+      }
     }
   }
 

@@ -10,7 +10,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { BackendProtocol, RouteTableSpec, UpstreamSpec } from './route-spec.ts';
+import type { RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
 import { RouteTable, type StageCompiler } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
@@ -293,7 +293,7 @@ class DispatcherCache {
     this.#timeouts = timeouts;
   }
 
-  for(protocol: BackendProtocol, connectMs: number): Dispatcher {
+  for(protocol: WireProtocol, connectMs: number): Dispatcher {
     // HTTP and HTTPS share HTTP/1.1 pools; the origin's scheme tells them apart.
     const key = `${protocol === 'HTTPS' ? 'HTTP' : protocol}:${connectMs}`;
     let dispatcher = this.#byKey.get(key);
@@ -304,7 +304,7 @@ class DispatcherCache {
     return dispatcher;
   }
 
-  #create(protocol: BackendProtocol, connectMs: number): Dispatcher {
+  #create(protocol: WireProtocol, connectMs: number): Dispatcher {
     const timeouts = { headersTimeout: this.#timeouts.readMs, bodyTimeout: this.#timeouts.readMs };
     // Backend certificates are not verified, as ingress-nginx's proxy_ssl_verify defaults to off.
     const connect = { timeout: connectMs, rejectUnauthorized: false };

@@ -8,6 +8,7 @@ import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, swi
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Exchange } from './pipeline.ts';
+import { wireProtocol } from './route-spec.ts';
 
 /** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
 function rawResponseHead(status: number, reason: string, headers: readonly string[]): string {
@@ -31,7 +32,8 @@ function writeRouteStatus(socket: Duplex, status: number, target: Target, exchan
 
 /** Sends the upgrade the stages left upstream; a 101 joins the sockets, any other answer is relayed through the response stages. */
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
-  const origins = target.upstream.originsFor(target.protocol);
+  const protocol = wireProtocol(target.protocol, exchange.secure);
+  const origins = target.upstream.originsFor(protocol);
   if (origins.length === 0) {
     writeRouteStatus(clientSocket, STATUS_UNAVAILABLE, target, exchange);
     return;
@@ -97,7 +99,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
     },
   };
   const timeouts = timeoutsFor(target, deps);
-  deps.dispatcher(target.protocol, timeouts.connectMs).dispatch(
+  deps.dispatcher(protocol, timeouts.connectMs).dispatch(
     {
       origin,
       method: outgoing.request.method,

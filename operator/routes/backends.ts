@@ -68,7 +68,21 @@ export function upstreamId(namespace: string, serviceName: string, port: PortRef
   return `${namespace}/${serviceName}:${describePort(port)}`;
 }
 
-export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef): ResolvedBackend {
+/**
+ * service-upstream: the Service's ClusterIP on the Service port as the one endpoint, under an id
+ * of its own (the Service port's endpoints stay for routes without it). Null, with the reason, when
+ * the Service has no ClusterIP (headless, ExternalName) or no such port: then ingress-nginx uses the endpoints.
+ */
+function clusterIpBackend(service: Service | undefined, servicePort: ServicePort | undefined, base: Omit<UpstreamSpec, 'endpoints'>): ResolvedBackend | BackendProblem {
+  const clusterIp = service?.spec.clusterIP;
+  if (!service || !servicePort) return { reason: 'ServicePortNotFound', message: `service-upstream: Service ${base.namespace}/${base.service} has no port ${base.servicePort}` };
+  if (!clusterIp || clusterIp === 'None') {
+    return { reason: 'InvalidAnnotation', message: `service-upstream: Service ${base.namespace}/${base.service} has no ClusterIP (headless or ExternalName); its endpoints are used` };
+  }
+  return { upstream: { ...base, id: `${base.id}@clusterip`, endpoints: [{ address: clusterIp, port: servicePort.port }] }, problem: null };
+}
+
+export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef, serviceUpstream = false): ResolvedBackend {
   const id = upstreamId(namespace, serviceName, port);
   const base = { id, namespace, service: serviceName, servicePort: describePort(port) };
   const empty = (reason: WarningReason, message: string): ResolvedBackend => ({
@@ -88,11 +102,13 @@ export function resolveServiceBackend(snapshot: Snapshot, namespace: string, ser
   if (!servicePort) {
     return empty('ServicePortNotFound', `Service ${namespace}/${serviceName} has no port ${describePort(port)}; requests answer 503`);
   }
+  const viaClusterIp = serviceUpstream ? clusterIpBackend(service, servicePort, base) : null;
+  if (viaClusterIp && 'upstream' in viaClusterIp) return viaClusterIp;
   const endpoints = readyEndpoints(snapshot, namespace, serviceName, servicePort.name ?? '');
   if (endpoints.length === 0) {
     return { upstream: { ...base, endpoints }, problem: { reason: 'NoReadyEndpoints', message: `Service ${namespace}/${serviceName} port ${describePort(port)} has no ready endpoints; requests answer 503` } };
   }
-  return { upstream: { ...base, endpoints }, problem: null };
+  return { upstream: { ...base, endpoints }, problem: viaClusterIp };
 }
 
 /** The controller-wide default backend uses the Service's first port, as ingress-nginx does. */

@@ -16,6 +16,7 @@ import type {
   RouteOptions,
   RouteSpec,
   RouteWarning,
+  TlsSpec,
   UpstreamSpec,
   VirtualHostSpec,
   WarningReason,
@@ -53,6 +54,8 @@ interface Context {
   defaultBackend: FallbackSpec | null;
   /** from-to-www-redirect: each rule host of such an Ingress, with whoever asked first. */
   readonly wwwRedirects: Map<string, { readonly ingress: IngressContext }>;
+  /** server-alias: each alias, the host it stands for and the Ingress that asked first. */
+  readonly aliases: Map<string, { readonly host: string; readonly ingress: IngressContext }>;
 }
 
 /** One Ingress being translated: its identity, its annotations, and where its warnings go. */
@@ -153,7 +156,7 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
     ing.warn('UnsupportedBackend', `${where}: resource backends (${resource?.kind ?? 'unknown'} ${resource?.name ?? ''}) are not supported; ignored`);
     return null;
   }
-  const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service));
+  const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service), ing.annotations.serviceUpstream.serviceUpstream);
   context.upstreams.set(resolved.upstream.id, resolved.upstream);
   if (resolved.problem && !ing.reportedUpstreams.has(resolved.upstream.id)) {
     ing.reportedUpstreams.add(resolved.upstream.id);
@@ -253,6 +256,9 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
     const virtualHost = virtualHostFor(context, host.value);
     if (virtualHost.fallback === null && ownFallback) virtualHost.fallback = ownFallback;
     if (config.redirect.fromToWww && host.value !== '' && !host.value.startsWith('*.') && !context.wwwRedirects.has(host.value)) context.wwwRedirects.set(host.value, { ingress: ing });
+    for (const alias of config.serverAlias.aliases) {
+      if (host.value !== '' && !context.aliases.has(alias)) context.aliases.set(alias, { host: host.value, ingress: ing });
+    }
     (rule.http?.paths ?? []).forEach((httpPath, pathIndex) => translatePath(context, ing, virtualHost, httpPath, `spec.rules[${ruleIndex}].http.paths[${pathIndex}]`));
   });
 }
@@ -326,11 +332,40 @@ function isDefaultNextUpstream(policy: NextUpstreamPolicy): boolean {
   return policy.tries === defaults.tries && policy.timeoutMs === defaults.timeoutMs && policy.conditions.join(' ') === defaults.conditions.join(' ');
 }
 
-/** Step 8: the sorted, serializable result. */
+/**
+ * Step 8: server-alias, as ingress-nginx's server_name: an alias routes as its host does, and its
+ * host's certificate answers the alias's SNI. An alias that is a rule host (or another host's
+ * alias) is ignored with a warning.
+ */
+function aliasesByHost(context: Context): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const [alias, { host, ingress }] of context.aliases) {
+    if (context.virtualHosts.has(alias) || context.wwwRedirects.has(alias)) {
+      ingress.warn('AliasConflict', `server-alias ${alias} is a host of its own (an Ingress rule names it), so it is not an alias of ${host}; ignored`);
+      continue;
+    }
+    byHost.set(host, [...(byHost.get(host) ?? []), alias]);
+  }
+  return byHost;
+}
+
+/** The TLS hosts with each alias given its host's certificate, unless a certificate names the alias itself. */
+function tlsWithAliases(tls: TlsSpec, aliases: ReadonlyMap<string, readonly string[]>): TlsSpec {
+  if (aliases.size === 0) return tls;
+  const certificateOf = new Map(tls.hosts.map((entry) => [entry.host, entry.certificate]));
+  const added = [...aliases].flatMap(([host, names]) => {
+    const certificate = certificateOf.get(host);
+    return certificate === undefined ? [] : names.filter((alias) => !certificateOf.has(alias)).map((alias) => ({ host: alias, certificate }));
+  });
+  return added.length === 0 ? tls : { ...tls, hosts: [...tls.hosts, ...added].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)) };
+}
+
+/** Step 9: the sorted, serializable result. */
 function output(context: Context, served: readonly Ingress[], ignored: readonly ObjectRef[]): RouteComputation {
+  const aliases = aliasesByHost(context);
   const hosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
-    .map((draft) => ({ host: draft.host, routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
+    .map((draft) => ({ host: draft.host, ...(aliases.has(draft.host) ? { aliases: (aliases.get(draft.host) as string[]).sort() } : {}), routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
   const redirects = hostRedirects(context);
   const { settings } = context;
   return {
@@ -338,7 +373,7 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       virtualHosts: hosts,
       defaultBackend: context.defaultBackend,
       upstreams: [...context.upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      tls: context.tls.spec,
+      tls: tlsWithAliases(context.tls.spec, aliases),
       https: context.settings.https,
       ...(settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
       ...(settings.useForwardedHeaders ? { useForwardedHeaders: true } : {}),
@@ -360,7 +395,7 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
   const settings = readSettings(snapshot, options, warnings);
   const tls = readTls(snapshot, options, served, warnings);
-  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map() };
+  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map() };
   const annotationCache = options.annotationCache ?? new AnnotationCache();
   for (const ingress of served) translateIngress(context, ingress, annotationCache);
   controllerDefaultBackend(context);

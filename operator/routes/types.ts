@@ -28,7 +28,8 @@ export type WarningReason =
   | 'UnsupportedAnnotation'
   | 'RefusedAnnotation'
   | 'InvalidConfigMap'
-  | 'RedirectHostConflict';
+  | 'RedirectHostConflict'
+  | 'AliasConflict';
 
 export interface RouteWarning {
   readonly kind: string;

@@ -91,8 +91,8 @@ export interface ServicePortSpec {
   targetPort?: number | string;
 }
 
-export function service(name: string, ports: ServicePortSpec[] = [{ name: 'http', port: 80 }], namespace = 'default'): ObjectOf<'Service'> {
-  return checked('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } });
+export function service(name: string, ports: ServicePortSpec[] = [{ name: 'http', port: 80 }], namespace = 'default', clusterIP?: string): ObjectOf<'Service'> {
+  return checked('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports, ...(clusterIP ? { clusterIP } : {}) } });
 }
 
 export function externalNameService(name: string, externalName: string, ports: ServicePortSpec[] = [], namespace = 'default'): ObjectOf<'Service'> {

@@ -3,12 +3,15 @@
 // and a real upstream that says what it received. A WebSocket upgrade gets exactly what a GET gets.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Readable } from 'node:stream';
+import { Readable, duplexPair } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { KubeObject } from '../../operator/model.ts';
 import { Resources, send, startUpstream } from '../helpers/upstreams.ts';
-import { makeCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
+import { createServer as createNetServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { handshake, makeCertificate, tlsIngress, tlsSecret, type TestCertificate } from '../helpers/certs.ts';
 import { ingress, simpleIngress } from '../helpers/objects.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { http2Request, http2Session, localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
@@ -31,11 +34,39 @@ function headerOf(answer: string, name: string): string | undefined {
   return head.split('\r\n').find((line) => line.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
 }
 
+/**
+ * A backend port that speaks TLS or clear HTTP, by the first byte of each connection (0x16 is a
+ * TLS handshake), and answers which: the kind of backend AUTO_HTTP is for.
+ */
+async function startSniffingBackend(resources: Resources, certificate: TestCertificate): Promise<number> {
+  const answer = (scheme: string) => (_req: IncomingMessage, res: import('node:http').ServerResponse) => res.end(scheme);
+  const clear = createHttpServer(answer('http'));
+  const tls = createHttpsServer({ cert: certificate.certificatePem, key: certificate.keyPem }, answer('https'));
+  const front = createNetServer((socket) => {
+    socket.once('data', (first: Buffer) => {
+      // Through a stream pair, so the server reads the first bytes again (a socket's handle wouldn't).
+      const [outer, inner] = duplexPair();
+      (first[0] === 0x16 ? tls : clear).emit('connection', inner);
+      outer.write(first);
+      socket.pipe(outer).pipe(socket);
+      socket.on('error', () => outer.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  resources.add(() => new Promise<void>((resolve) => {
+    clear.closeAllConnections();
+    tls.closeAllConnections();
+    front.close(() => resolve());
+  }));
+  return (front.address() as { port: number }).port;
+}
+
 describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
   const resources = new Resources();
   let proxy: TlsProxy;
   /** Request body bytes the upstream received, per request, in order. */
   const received: number[] = [];
+  const mainCertificate = makeCertificate(['main.example']);
 
   before(async () => {
     const upstream = await startUpstream(resources, (req, res) => {
@@ -53,7 +84,12 @@ describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
       socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen-Url: ${req.url}\r\nX-Seen-Host: ${req.headers.host}\r\nX-Seen-Prefix: ${req.headers['x-forwarded-prefix'] ?? '-'}\r\n\r\n`);
     });
     proxy = await startTlsProxy(resources);
+    const sniffing = await startSniffingBackend(resources, makeCertificate(['backend.internal']));
     const objects: KubeObject[] = [
+      ...localService('both', sniffing),
+      tlsIngress('auto', ['auto.example'], [{ hosts: ['auto.example'], secretName: 'secure' }], { service: 'both', annotations: { [`${A}/backend-protocol`]: 'AUTO_HTTP', [`${A}/ssl-redirect`]: 'false' } }),
+      tlsIngress('aliased', ['main.example'], [{ hosts: ['main.example'], secretName: 'main' }], { annotations: { [`${A}/server-alias`]: 'alias.example' } }),
+      tlsSecret('main', mainCertificate),
       ...localService('web', upstream.port),
       ingress('rewrite', { className: 'pier', annotations: { [`${A}/rewrite-target`]: '/$2', [`${A}/x-forwarded-prefix`]: '/something' }, rules: [{ host: 'rewrite.bar.com', paths: [{ path: '/something(/|$)(.*)', pathType: 'ImplementationSpecific', service: 'web' }] }] }),
       simpleIngress('approot', 'approot.bar.com', '/', 'web', { annotations: { [`${A}/app-root`]: '/app1' } }),
@@ -63,7 +99,7 @@ describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
       simpleIngress('small', 'small.example', '/', 'web', { annotations: { [`${A}/proxy-body-size`]: '1k' } }),
       simpleIngress('injected', 'injected.example', '/', 'web', { annotations: { [`${A}/upstream-vhost`]: 'a.example\r\nX-Admin: 1', [`${A}/x-forwarded-prefix`]: '/p\r\nX-Admin: 1' } }),
       tlsIngress('secure-moved', ['secure-moved.example'], [{ hosts: ['secure-moved.example'], secretName: 'secure' }], { annotations: { [`${A}/temporal-redirect`]: 'https://elsewhere.example/' } }),
-      tlsSecret('secure', makeCertificate(['secure-moved.example', 'rewrite.bar.com'])),
+      tlsSecret('secure', makeCertificate(['secure-moved.example', 'rewrite.bar.com', 'auto.example'])),
     ];
     const result = proxy.apply(objects);
     assert.deepEqual(result.warnings.map((warning) => `${warning.name} ${warning.reason}`), ['injected InvalidAnnotation', 'injected InvalidAnnotation']);
@@ -124,6 +160,22 @@ describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
     assert.equal(response.headers[':status'], 302);
     assert.equal(response.headers.location, 'https://elsewhere.example/');
     assert.equal(response.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+  });
+
+  it('speaks HTTPS to an AUTO_HTTP backend for a request that came over HTTPS, and HTTP for one that didn\'t', async () => {
+    const session = http2Session(proxy.https, 'auto.example');
+    resources.add(() => session.close());
+    assert.equal((await http2Request(session, { ':path': '/', ':authority': 'auto.example' })).body, 'https');
+    assert.equal((await send(proxy.http, { host: 'auto.example' })).body.toString(), 'http');
+  });
+
+  it('routes a server-alias as its host, and answers the alias\'s SNI with the host\'s certificate', async () => {
+    const redirect = await send(proxy.http, { host: 'alias.example', path: '/x' });
+    assert.deepEqual([redirect.status, redirect.headers.location], [308, `https://alias.example:${proxy.https}/x`], 'the host has TLS, so its alias redirects too');
+    const session = http2Session(proxy.https, 'alias.example');
+    resources.add(() => session.close());
+    assert.equal((JSON.parse((await http2Request(session, { ':path': '/x', ':authority': 'alias.example' })).body) as Seen).url, '/x');
+    assert.equal((await handshake(proxy.https, 'alias.example')).fingerprint, mainCertificate.fingerprint);
   });
 
   it('sends upstream-vhost as Host, and the client\'s host as X-Forwarded-Host', async () => {

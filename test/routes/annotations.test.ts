@@ -19,6 +19,8 @@ const DEFAULTS: IngressAnnotations = {
   tlsRedirect: { sslRedirect: undefined, forceSslRedirect: undefined, preserveTrailingSlash: false },
   backendProtocol: { protocol: 'HTTP' },
   upstreamVhost: { host: undefined },
+  serviceUpstream: { serviceUpstream: false },
+  serverAlias: { aliases: [] },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
 };
@@ -42,7 +44,7 @@ describe('reading an Ingress\'s annotations', () => {
     {
       name: 'An unsupported backend-protocol is a warning and HTTP is used',
       annotations: { [`${PREFIX}/backend-protocol`]: 'FCGI' },
-      problems: ['InvalidAnnotation nginx.ingress.kubernetes.io/backend-protocol: annotation nginx.ingress.kubernetes.io/backend-protocol: "FCGI" is invalid (not supported (use HTTP, HTTPS, GRPC, GRPCS); HTTP is used); ignored, the default applies'],
+      problems: ['InvalidAnnotation nginx.ingress.kubernetes.io/backend-protocol: annotation nginx.ingress.kubernetes.io/backend-protocol: "FCGI" is invalid (not supported (use HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP); HTTP is used); ignored, the default applies'],
     },
     {
       name: 'A snippet is refused, never run',
@@ -101,6 +103,14 @@ describe('reading an Ingress\'s annotations', () => {
     { name: 'proxy-body-size "0" is no limit', annotations: { [`${PREFIX}/proxy-body-size`]: '0' }, config: { bodySize: { limit: 0 } } },
     { name: 'proxy-body-size units are case-insensitive', annotations: { [`${PREFIX}/proxy-body-size`]: '10K' }, config: { bodySize: { limit: 10 * 1024 } } },
     { name: 'A fractional proxy-body-size is ignored with a warning', annotations: { [`${PREFIX}/proxy-body-size`]: '1.5m' }, problems: [ignored('proxy-body-size', '1.5m', 'must be a size such as 1m, 512k or 0')] },
+    { name: 'backend-protocol AUTO_HTTP is read', annotations: { [`${PREFIX}/backend-protocol`]: 'AUTO_HTTP' }, config: { backendProtocol: { protocol: 'AUTO_HTTP' } } },
+    { name: 'service-upstream is a boolean', annotations: { [`${PREFIX}/service-upstream`]: 'true' }, config: { serviceUpstream: { serviceUpstream: true } } },
+    { name: 'server-alias is a comma-separated list of hosts, lower-cased, wildcards allowed', annotations: { [`${PREFIX}/server-alias`]: 'Www.Example.com, *.example.net,www.example.com' }, config: { serverAlias: { aliases: ['www.example.com', '*.example.net'] } } },
+    {
+      name: 'A server-alias that isn\'t a host name is ignored with a warning',
+      annotations: { [`${PREFIX}/server-alias`]: 'ok.example.com, bad_host' },
+      problems: [ignored('server-alias', 'ok.example.com, bad_host', 'host "bad_host" is not a valid DNS name (or *.domain wildcard)')],
+    },
     // timeouts (ingress-nginx's proxy parser: whole seconds; validUpstreamAnnotation)
     {
       name: 'Timeouts are whole seconds',

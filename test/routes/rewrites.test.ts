@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../operator/model.ts';
-import { backend, ingress, simpleIngress } from '../helpers/objects.ts';
+import { backend, endpointSlice, ingress, service, simpleIngress } from '../helpers/objects.ts';
 import { compute, outcomeOf, warningsOf, type RequestOptions } from './route-helpers.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
@@ -197,6 +197,25 @@ const CASES: Case[] = [
     ],
   },
   {
+    rule: 'server-alias routes an alias exactly as its host, every Ingress of the host included (e2e serveralias.go)',
+    objects: [
+      simpleIngress('main', 'foo.bar.com', '/', 'echo', { annotations: { [`${A}/server-alias`]: 'bar.foo.com, *.foo.org' } }),
+      simpleIngress('api', 'foo.bar.com', '/api', 'other'),
+    ],
+    requests: [
+      ['bar.foo.com', '/x', 'echo GET /x'],
+      ['bar.foo.com', '/api/v1', 'other GET /api/v1'],
+      ['any.foo.org', '/', 'echo GET /'],
+      ['foo.bar.com', '/', 'echo GET /'],
+    ],
+  },
+  {
+    rule: 'A server-alias that is another rule\'s host is ignored with a warning, and that host keeps its own routes',
+    objects: [simpleIngress('main', 'a.example', '/', 'echo', { annotations: { [`${A}/server-alias`]: 'b.example' } }), simpleIngress('b', 'b.example', '/', 'other')],
+    requests: [['b.example', '/', 'other GET /']],
+    warnings: ['Ingress default/main AliasConflict'],
+  },
+  {
     rule: 'proxy-body-size: a declared body over the limit is 413 before any redirect; 0 is no limit; 1m by default',
     objects: [
       simpleIngress('small', 'small.example', '/', 'echo', { annotations: { [`${A}/proxy-body-size`]: '1k', [`${A}/permanent-redirect`]: 'https://x.example' } }),
@@ -234,6 +253,33 @@ describe('rewrites, redirects, body size and upstream Host, as ingress-nginx', (
       assert.deepEqual(warningsOf(result), testCase.warnings ?? []);
     });
   }
+
+  it('sends service-upstream locations to the Service\'s ClusterIP on the Service port, and others to the endpoints (e2e serviceupstream.go)', () => {
+    const objects = [
+      service('api', [{ name: 'http', port: 80 }], 'default', '10.96.0.10'),
+      endpointSlice('api-1', 'api', ['10.0.0.5', '10.0.0.6']),
+      service('headless', [{ name: 'http', port: 80 }], 'default', 'None'),
+      endpointSlice('headless-1', 'headless', ['10.0.0.7']),
+      simpleIngress('via-ip', 'ip.example', '/', 'api', { annotations: { [`${A}/service-upstream`]: 'true' } }),
+      simpleIngress('via-endpoints', 'endpoints.example', '/', 'api'),
+      simpleIngress('headless', 'headless.example', '/', 'headless', { annotations: { [`${A}/service-upstream`]: 'true' } }),
+    ];
+    const result = compute(objects);
+    const endpointsOf = (host: string): string[] => {
+      const id = result.table.virtualHosts.find((virtualHost) => virtualHost.host === host)?.routes[0]?.upstream;
+      return result.table.upstreams.find((upstream) => upstream.id === id)?.endpoints.map((endpoint) => `${endpoint.address}:${endpoint.port}`) ?? [];
+    };
+    assert.deepEqual(endpointsOf('ip.example'), ['10.96.0.10:80']);
+    assert.deepEqual(endpointsOf('endpoints.example'), ['10.0.0.5:8080', '10.0.0.6:8080']);
+    assert.deepEqual(endpointsOf('headless.example'), ['10.0.0.7:8080'], 'a headless Service has no ClusterIP: its endpoints are used');
+    assert.deepEqual(warningsOf(result), ['Ingress default/headless InvalidAnnotation']);
+  });
+
+  it('gives an alias its host\'s certificate for SNI, unless a certificate names the alias', () => {
+    const tlsHosts = (objects: KubeObject[]): string[] => compute(objects, { now: Date.parse('2026-12-02T00:00:00Z') }).table.tls?.hosts.map((entry) => entry.host) ?? [];
+    const withTls = ingress('main', { className: 'pier', annotations: { [`${A}/server-alias`]: 'alias.example' }, rules: [{ host: 'main.example', paths: [{ path: '/', service: 'echo' }] }] });
+    assert.deepEqual(tlsHosts([...services, withTls]), [], 'no TLS on the host: none for the alias');
+  });
 
   it('warns and drops a path that RE2 can\'t compile once its host is in regex mode', () => {
     const result = compute([...services, simpleIngress('plain', 'h.example', '/a(b', 'service1'), regexIngress('regex', 'h.example', '/x(.*)', 'echo', { [`${A}/rewrite-target`]: '/$1' })]);
