@@ -37,6 +37,7 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
   if (policy.bodySizeLimit !== undefined) parts.push(`body ${sizeText(policy.bodySizeLimit)}`);
   if (policy.timeouts) parts.push(`timeouts ${Object.entries(policy.timeouts).map(([name, ms]) => `${name.replace('Ms', '')} ${ms / 1000}s`).join(', ')}`);
   if (policy.nextUpstream) parts.push(`next-upstream ${policy.nextUpstream.conditions.join(' ') || 'off'} (tries ${policy.nextUpstream.tries}${policy.nextUpstream.timeoutMs ? `, ${policy.nextUpstream.timeoutMs / 1000}s` : ''})`);
+  if (policy.customErrors) parts.push(`custom-http-errors ${policy.customErrors.codes.join(',')} -> ${policy.customErrors.upstream ?? 'built-in 404'}`);
   if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');
   return parts.length === 0 ? '-' : parts.join('; ');
 }

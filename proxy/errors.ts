@@ -76,6 +76,17 @@ export class RetryableStatusError extends Error {
   }
 }
 
+/** Why an attempt was abandoned at its response head: custom-http-errors replaces answers with its status. */
+export class InterceptedStatusError extends Error {
+  readonly code = 'PIER_INTERCEPTED_STATUS';
+  readonly status: number;
+  constructor(status: number) {
+    super(`upstream answered ${status}; the error backend answers instead`);
+    this.name = 'InterceptedStatusError';
+    this.status = status;
+  }
+}
+
 /** Why an upstream request was abandoned when the client went away first. */
 export class ClientGoneError extends Error {
   readonly code = 'PIER_CLIENT_GONE';

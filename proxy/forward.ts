@@ -11,7 +11,7 @@ import { wireProtocol, type NextUpstreamCondition, type NextUpstreamPolicy, type
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, trailersOf, type HeaderObject, type OutgoingRequest } from './headers.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange, type ResponseStage } from './pipeline.ts';
-import { BodyTooLargeError, ClientGoneError, RetryableStatusError, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError, type FailureCondition } from './errors.ts';
+import { BodyTooLargeError, ClientGoneError, InterceptedStatusError, RetryableStatusError, STATUS_NOT_FOUND, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError, type FailureCondition } from './errors.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 
 /** What nginx never passes to the next endpoint once sent, unless proxy-next-upstream says non_idempotent. */
@@ -87,6 +87,67 @@ function respondOnRoute(res: ClientResponse, status: number, target: Target, exc
   writeAnswer(res, finishAnswer(statusAnswer(status), target.responseStages, exchange));
 }
 
+/** One forwarded request: what the error pages and the relays of its attempts share. */
+interface Forwarding {
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
+  readonly target: Target;
+  readonly exchange: Exchange;
+  readonly deps: ForwardDeps;
+  readonly requestId: string;
+  readonly clientAddress: string;
+}
+
+/** A status for the client, or, when custom-http-errors lists it, the error backend's answer instead. */
+function answerStatus(forwarding: Forwarding, status: number): void {
+  const { res, target, exchange, deps } = forwarding;
+  if (target.errorPages?.codes.has(status)) return serveErrorPage(forwarding, status);
+  deps.metrics.routes.count(target.labels, status);
+  if (!isClientGone(res)) respondOnRoute(res, status, target, exchange);
+}
+
+/**
+ * custom-http-errors, as ingress-nginx's `@custom_..._<code>` location: the same method to the
+ * error backend for `/`, with X-Code, X-Format (the client's Accept), X-Original-URI, X-Namespace,
+ * X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID; the client gets its answer,
+ * status included. Without an error backend, the built-in default backend's 404.
+ */
+function serveErrorPage(forwarding: Forwarding, code: number): void {
+  const { req, res, target, exchange, deps } = forwarding;
+  const backend = target.errorPages?.upstream ?? null;
+  const origins = backend?.originsFor('HTTP') ?? [];
+  if (backend === null || origins.length === 0) {
+    const status = backend === null ? STATUS_NOT_FOUND : code;
+    deps.metrics.routes.count(target.labels, status);
+    if (!isClientGone(res)) respondOnRoute(res, status, target, exchange);
+    return;
+  }
+  const { labels } = target;
+  const headers = [
+    'host', exchange.requested.host ?? '',
+    'x-code', String(code),
+    'x-format', String(req.headers.accept ?? ''),
+    'x-original-uri', exchange.requested.url,
+    'x-namespace', labels.namespace,
+    'x-ingress-name', labels.ingress,
+    'x-service-name', labels.service,
+    'x-service-port', target.upstream.spec.servicePort,
+    'x-request-id', forwarding.requestId,
+    'x-forwarded-for', forwarding.clientAddress,
+  ];
+  const relay = new ResponseRelay(res, forwarding.deps.timeouts.sendMs, false, target.responseStages, exchange, {
+    retryOnStatus: () => false,
+    intercept: () => false,
+    onFailure: () => {
+      deps.metrics.routes.count(labels, code);
+      if (!isClientGone(res)) respondOnRoute(res, code, target, exchange);
+    },
+    onDone: (status) => deps.metrics.routes.count(labels, status),
+  });
+  const timeouts = deps.timeouts;
+  deps.dispatcher('HTTP', timeouts.connectMs).dispatch({ origin: backend.pick(origins), method: exchange.upstream.method, path: '/', headers, body: null, headersTimeout: timeouts.readMs, bodyTimeout: timeouts.readMs }, relay);
+}
+
 /**
  * The body undici reads: the client request itself, or, when its length isn't declared (chunked,
  * or HTTP/2 without content-length) and a limit applies, a pass-through that fails with
@@ -152,22 +213,20 @@ class NextUpstream {
  */
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const { labels, upstream } = target;
-  // Read once: endpoints updated meanwhile don't change the ones this request tries.
+  const { headers, requestId } = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
+  const forwarding: Forwarding = { req, res, target, exchange, deps, requestId, clientAddress: outgoing.forwarded.clientAddress };
   const protocol = wireProtocol(target.protocol, exchange.secure);
+  // Read once: endpoints updated meanwhile don't change the ones this request tries.
   const origins = upstream.originsFor(protocol);
-  if (origins.length === 0) {
-    respondOnRoute(res, STATUS_UNAVAILABLE, target, exchange);
-    deps.metrics.routes.count(labels, STATUS_UNAVAILABLE);
-    return;
-  }
+  if (origins.length === 0) return answerStatus(forwarding, STATUS_UNAVAILABLE);
   const timeouts = timeoutsFor(target, deps);
   const dispatcher = deps.dispatcher(protocol, timeouts.connectMs);
-  const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   const { method, url } = outgoing.request;
   const withBody = hasRequestBody(req);
   const body = withBody ? requestBody(req, target.bodySizeLimit) : null;
   const started = performance.now();
   const next = new NextUpstream(target.nextUpstream, method, origins.length, started);
+  const intercepted = target.errorPages?.codes;
   let tried: string[] | null = null;
 
   const attempt = (): void => {
@@ -176,12 +235,13 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     (tried ??= []).push(origin);
     const relay = new ResponseRelay(res, timeouts.sendMs, withBody, target.responseStages, exchange, {
       retryOnStatus: (status) => next.afterStatus(status, res, body),
+      intercept: (status) => intercepted !== undefined && intercepted.has(status),
       onFailure: (error) => {
         if (error instanceof RetryableStatusError) return attempt();
+        if (error instanceof InterceptedStatusError) return serveErrorPage(forwarding, error.status);
         const failure = classifyUpstreamError(error);
         if (next.afterFailure(failure.condition, failure.beforeRequestSent, res, body)) return attempt();
-        deps.metrics.routes.count(labels, failure.status);
-        if (!isClientGone(res)) respondOnRoute(res, failure.status, target, exchange);
+        answerStatus(forwarding, failure.status);
       },
       onDone: (status) => {
         deps.metrics.routes.count(labels, status);
@@ -211,6 +271,8 @@ function nextUntried(origins: readonly string[], tried: readonly string[]): stri
 interface RelayOutcome {
   /** True to drop this answer and try the next endpoint instead (proxy-next-upstream http_*). */
   retryOnStatus(status: number): boolean;
+  /** True to drop this answer for the error backend's (custom-http-errors). */
+  intercept(status: number): boolean;
   /** The attempt failed before the response head reached the client. */
   onFailure(error: Error): void;
   onDone(status: number): void;
@@ -268,6 +330,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     if (this.#outcome.retryOnStatus(statusCode)) {
       controller.abort(new RetryableStatusError(statusCode));
+      return;
+    }
+    if (this.#outcome.intercept(statusCode)) {
+      controller.abort(new InterceptedStatusError(statusCode));
       return;
     }
     if (this.#sendTimer) clearTimeout(this.#sendTimer);

@@ -158,12 +158,12 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
 }
 
 /** The upstream request's headers: the client's, rewritten as upstreamRequestHeaders says, then the stages' Host and set headers. */
-export function outgoingHeaders(raw: readonly string[], outgoing: OutgoingRequest, newRequestId: () => string): string[] {
-  const { headers } = upstreamRequestHeaders(raw, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
+export function outgoingHeaders(raw: readonly string[], outgoing: OutgoingRequest, newRequestId: () => string): UpstreamHeaders {
+  const result = upstreamRequestHeaders(raw, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   const { host, setHeaders } = outgoing.request;
-  if (host !== null) replaceHeader(headers, 'host', host);
-  for (let i = 0; i < setHeaders.length; i += 2) replaceHeader(headers, setHeaders[i] as string, setHeaders[i + 1] as string);
-  return headers;
+  if (host !== null) replaceHeader(result.headers, 'host', host);
+  for (let i = 0; i < setHeaders.length; i += 2) replaceHeader(result.headers, setHeaders[i] as string, setHeaders[i + 1] as string);
+  return result;
 }
 
 /**

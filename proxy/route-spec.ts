@@ -66,6 +66,15 @@ export interface LocationPolicy {
   readonly timeouts?: TimeoutPolicy;
   /** proxy-next-upstream, -tries, -timeout. Absent: the table's. */
   readonly nextUpstream?: NextUpstreamPolicy;
+  /** custom-http-errors (annotation, else the ConfigMap's). */
+  readonly customErrors?: CustomErrorsPolicy;
+}
+
+export interface CustomErrorsPolicy {
+  /** Answers with these statuses, the backend's or the proxy's own, are replaced. */
+  readonly codes: readonly number[];
+  /** The error backend's upstream id (default-backend, else --default-backend-service), or null for the built-in 404. */
+  readonly upstream: string | null;
 }
 
 export interface TimeoutPolicy {

@@ -70,6 +70,8 @@ export interface Target {
   readonly timeouts: TimeoutPolicy | null;
   /** When a failed attempt goes to the next endpoint (proxy-next-upstream). */
   readonly nextUpstream: NextUpstreamPolicy;
+  /** custom-http-errors: the statuses replaced by the error backend's answer (null upstream: the built-in 404). */
+  readonly errorPages: { readonly codes: ReadonlySet<number>; readonly upstream: Upstream | null } | null;
 }
 
 /** What a target's stages are compiled from. */
@@ -110,6 +112,7 @@ function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec
     bodySizeLimit: from.bodySizeLimit ?? table.bodySizeLimit,
     timeouts: from.timeouts ? { ...table.timeouts, ...from.timeouts } : table.timeouts,
     nextUpstream: from.nextUpstream ?? table.nextUpstream,
+    errorPages: from.customErrors ? { codes: new Set(from.customErrors.codes), upstream: from.customErrors.upstream === null ? null : table.upstreamOf(from.customErrors.upstream) } : null,
   };
 }
 
@@ -120,6 +123,7 @@ interface TableStages {
   readonly bodySizeLimit: number;
   readonly timeouts: TimeoutPolicy | null;
   readonly nextUpstream: NextUpstreamPolicy;
+  readonly upstreamOf: (id: string) => Upstream;
 }
 
 interface TrieNode {
@@ -240,18 +244,19 @@ export class RouteTable {
     this.useForwardedHeaders = spec.useForwardedHeaders ?? false;
     const settings: TableSettings = { https: this.https, useForwardedHeaders: this.useForwardedHeaders };
     this.responseStages = this.https.hsts ? [hstsStage(this.https.hsts)] : NO_RESPONSE_STAGES;
+    const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
+    const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const table: TableStages = {
       compile: (target) => compileStages(target, settings),
       responseStages: this.responseStages,
       bodySizeLimit: spec.bodySizeLimit ?? DEFAULT_BODY_SIZE_LIMIT,
       timeouts: spec.timeouts ?? null,
       nextUpstream: spec.nextUpstream ?? DEFAULT_NEXT_UPSTREAM,
+      upstreamOf,
     };
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
     this.#hostRedirects = new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));
-    const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     this.#upstreams = byId;
-    const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const fallbackTarget = (fallback: FallbackSpec | null): Target | null => (fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback, table) : null);
 
     this.#defaultTarget = fallbackTarget(spec.defaultBackend);

@@ -39,7 +39,7 @@ export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: 
     return;
   }
   const origin = target.upstream.pick(origins);
-  const headers = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
+  const { headers } = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;
   let controller: Dispatcher.DispatchController | null = null;

@@ -158,16 +158,52 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
   }
   const resolved = resolveServiceBackend(context.snapshot, ing.ref.namespace, backend.service.name, portRefOf(backend.service), ing.annotations.serviceUpstream.serviceUpstream);
   context.upstreams.set(resolved.upstream.id, resolved.upstream);
+  // default-backend: while the Service has no ready endpoints, its requests go to the annotation's Service.
+  const fallback = resolved.upstream.endpoints.length === 0 ? annotatedDefaultBackend(context, ing) : null;
   if (resolved.problem && !ing.reportedUpstreams.has(resolved.upstream.id)) {
     ing.reportedUpstreams.add(resolved.upstream.id);
-    ing.warn(resolved.problem.reason, resolved.problem.message);
+    const message = fallback ? resolved.problem.message.replace(/; requests answer 503$/, `; its requests go to the default-backend Service ${fallback.namespace}/${fallback.service}`) : resolved.problem.message;
+    ing.warn(resolved.problem.reason, message);
   }
-  return resolved.upstream.id;
+  return fallback?.id ?? resolved.upstream.id;
 }
 
 /** The location's policy: what its Ingress's annotations ask, on `hosts` (for ssl-redirect), at `path` (null: a default backend). */
 function policyOf(context: Context, ing: IngressContext, hosts: readonly string[], path: string | null): LocationPolicy {
-  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts) });
+  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing) });
+}
+
+/**
+ * The upstream of a Service on its first port, as ingress-nginx takes the default-backend
+ * annotation's and --default-backend-service's; null when it has no ready endpoints.
+ */
+function firstPortUpstream(context: Context, namespace: string, name: string): UpstreamSpec | null {
+  const port = firstPortOf(context.snapshot, namespace, name);
+  if (!port) return null;
+  const resolved = resolveServiceBackend(context.snapshot, namespace, name, port);
+  if (resolved.upstream.endpoints.length === 0) return null;
+  context.upstreams.set(resolved.upstream.id, resolved.upstream);
+  return resolved.upstream;
+}
+
+/** The default-backend annotation's Service while it has ready endpoints, else null (reported once). */
+function annotatedDefaultBackend(context: Context, ing: IngressContext): UpstreamSpec | null {
+  const name = ing.annotations.errors.defaultBackend;
+  if (name === undefined) return null;
+  const upstream = firstPortUpstream(context, ing.ref.namespace, name);
+  if (!upstream && !ing.reportedUpstreams.has(`default-backend ${name}`)) {
+    ing.reportedUpstreams.add(`default-backend ${name}`);
+    ing.warn('NoReadyEndpoints', `default-backend: Service ${ing.ref.namespace}/${name} has no ports or no ready endpoints; it is not used`);
+  }
+  return upstream;
+}
+
+/** custom-http-errors' error backend: the default-backend annotation's, else --default-backend-service's, else null (the built-in 404). */
+function errorBackendOf(context: Context, ing: IngressContext): string | null {
+  const annotated = annotatedDefaultBackend(context, ing);
+  if (annotated) return annotated.id;
+  const global = context.options.defaultBackendService;
+  return global ? (firstPortUpstream(context, global.namespace, global.name)?.id ?? null) : null;
 }
 
 /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */

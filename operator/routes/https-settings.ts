@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ConfigMap } from '../model.ts';
 import type { HttpsSettings } from './types.ts';
 import { sizeText } from '../annotations/schemas.ts';
+import { httpErrorList } from '../annotations/errors.ts';
 import { nextUpstreamText, nonNegativeSecondsText, secondsText, triesText } from '../annotations/timeouts.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy, type TimeoutPolicy } from '../../proxy/route-spec.ts';
 
@@ -34,6 +35,7 @@ const KEYS = {
   'proxy-next-upstream-tries': triesText.default(DEFAULT_NEXT_UPSTREAM.tries),
   'proxy-next-upstream-timeout': nonNegativeSecondsText.default(DEFAULT_NEXT_UPSTREAM.timeoutMs),
   'retry-non-idempotent': flag.default(false),
+  'custom-http-errors': httpErrorList.default([]),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -56,6 +58,8 @@ export interface ControllerSettings {
   readonly nextUpstream: NextUpstreamPolicy;
   /** ConfigMap retry-non-idempotent. */
   readonly retryNonIdempotent: boolean;
+  /** ConfigMap custom-http-errors: every location's, unless an annotation lists its own. */
+  readonly customHttpErrors: readonly number[];
 }
 
 /** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
@@ -89,6 +93,7 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       timeouts: definedOnly({ connectMs: v['proxy-connect-timeout'], readMs: v['proxy-read-timeout'], sendMs: v['proxy-send-timeout'] }),
       nextUpstream: withNonIdempotent({ conditions: v['proxy-next-upstream'], tries: v['proxy-next-upstream-tries'], timeoutMs: v['proxy-next-upstream-timeout'] }, v['retry-non-idempotent']),
       retryNonIdempotent: v['retry-non-idempotent'],
+      customHttpErrors: v['custom-http-errors'],
     },
     problems,
   };

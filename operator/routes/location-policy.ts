@@ -12,6 +12,8 @@ export interface LocationInput {
   readonly path: string | null;
   /** Whether the location redirects plain HTTP to https (ssl-redirect needs the host's TLS; see redirectsToHttps). */
   readonly httpsRedirect: boolean;
+  /** The error backend's upstream id for custom-http-errors, or null for the built-in 404; asked only when there are codes. */
+  readonly errorBackend: () => string | null;
 }
 
 /** True when this location rewrites: a target is set and differs from the path, as ingress-nginx's needsRewrite. */
@@ -45,5 +47,7 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     const conditions = nextUpstream ?? table.conditions.filter((condition) => condition !== 'non_idempotent');
     policy.nextUpstream = withNonIdempotent({ conditions, tries: nextUpstreamTries ?? table.tries, timeoutMs: nextUpstreamTimeoutMs ?? table.timeoutMs }, settings.retryNonIdempotent);
   }
+  const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;
+  if (codes.length > 0) policy.customErrors = { codes, upstream: input.errorBackend() };
   return policy;
 }

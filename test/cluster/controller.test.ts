@@ -382,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout and server-alias on Ingresses made through the API', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend and custom-http-errors on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -400,6 +400,13 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, annotated('site', { 'from-to-www-redirect': 'true' }));
       await create(setup, annotated('vhost', { 'upstream-vhost': 'internal.example' }));
       await create(setup, annotated('impatient', { 'proxy-read-timeout': '1', 'server-alias': `alias.${namespace}.test` }));
+      await create(setup, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'not-yet', namespace }, spec: { ports: [{ name: 'http', port: 80 }] } } as KubernetesObject);
+      const fallback = annotated('fallback', { 'default-backend': 'web', 'custom-http-errors': '404' });
+      (fallback as V1Ingress).spec!.rules![0]!.http!.paths[0]!.backend.service!.name = 'not-yet';
+      await create(setup, fallback);
+      const pages = annotated('pages', { 'custom-http-errors': '503' });
+      (pages as V1Ingress).spec!.rules![0]!.http!.paths[0]!.backend.service!.name = 'not-yet';
+      await create(setup, pages);
       await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
 
       // The last Ingress made is served once the watch has delivered all of them, in order.
@@ -417,6 +424,9 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(host('small'), '/', { 'content-length': '1025' })).status, 413);
       assert.equal((await pier.get(host('impatient'), '/', { 'x-delay-ms': '1500' })).status, 504);
       assert.equal((await pier.get(`alias.${namespace}.test`, '/via-alias')).body, 'alpha GET /via-alias');
+      assert.equal((await pier.get(host('fallback'), '/kept')).body, 'alpha GET /kept', 'default-backend serves a Service without endpoints');
+      const page = await pier.get(host('pages'), '/');
+      assert.deepEqual([page.status, page.body], [404, 'default backend - 404\n'], 'custom-http-errors with no error backend: the built-in default backend answers');
     });
   });
 

@@ -21,6 +21,7 @@ const DEFAULTS: IngressAnnotations = {
   upstreamVhost: { host: undefined },
   serviceUpstream: { serviceUpstream: false },
   serverAlias: { aliases: [] },
+  errors: { customHttpErrors: undefined, defaultBackend: undefined },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
 };
@@ -111,6 +112,11 @@ describe('reading an Ingress\'s annotations', () => {
       annotations: { [`${PREFIX}/server-alias`]: 'ok.example.com, bad_host' },
       problems: [ignored('server-alias', 'ok.example.com, bad_host', 'host "bad_host" is not a valid DNS name (or *.domain wildcard)')],
     },
+    // error pages (customhttperrors, defaultbackend)
+    { name: 'custom-http-errors lists 4xx and 5xx codes; spaces are ignored', annotations: { [`${PREFIX}/custom-http-errors`]: '404, 503,503' }, config: { errors: { customHttpErrors: [404, 503], defaultBackend: undefined } } },
+    { name: 'A custom-http-errors code outside 4xx and 5xx is ignored with a warning', annotations: { [`${PREFIX}/custom-http-errors`]: '404,302' }, problems: [ignored('custom-http-errors', '404,302', 'must be 4xx or 5xx status codes, comma-separated')] },
+    { name: 'default-backend names a Service', annotations: { [`${PREFIX}/default-backend`]: 'error-pages' }, config: { errors: { customHttpErrors: undefined, defaultBackend: 'error-pages' } } },
+    { name: 'A default-backend that isn\'t a Service name is ignored with a warning', annotations: { [`${PREFIX}/default-backend`]: 'other/ns' }, problems: [ignored('default-backend', 'other/ns', 'must be the name of a Service in the Ingress\'s namespace')] },
     // timeouts (ingress-nginx's proxy parser: whole seconds; validUpstreamAnnotation)
     {
       name: 'Timeouts are whole seconds',

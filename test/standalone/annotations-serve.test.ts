@@ -66,7 +66,7 @@ describe('annotation families in pier serve --workers=2', () => {
       ingressYaml('moved', 'moved.example', '/', 'Prefix', { 'temporal-redirect': 'https://elsewhere.example/x', 'temporal-redirect-code': '307' }),
       ingressYaml('site', 'site.example', '/', 'Prefix', { 'from-to-www-redirect': 'true' }),
       ingressYaml('vhost', 'vhost.example', '/', 'Prefix', { 'upstream-vhost': 'internal.example' }),
-      ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k', 'proxy-read-timeout': '1' }),
+      ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k', 'proxy-read-timeout': '1', 'custom-http-errors': '504', 'default-backend': 'web' }),
     ];
     await writeFile(join(dir, 'objects.yaml'), documents.join('---\n'));
     pier = await startPier(['serve', '--manifests', dir, '--workers=2']);
@@ -99,7 +99,8 @@ describe('annotation families in pier serve --workers=2', () => {
     assert.equal(response.statusCode, 413);
   });
 
-  it('answers 504 once the location\'s proxy-read-timeout passes', async () => {
-    assert.equal((await get('small.example', '/slow')).status, 504);
+  it('answers proxy-read-timeout\'s 504 with the custom-http-errors backend\'s page', async () => {
+    const page = await get('small.example', '/slow');
+    assert.deepEqual([page.status, page.body], [200, 'web / prefix=-'], 'the error backend (default-backend web) answered for /');
   });
 });
