@@ -38,6 +38,7 @@ describe('TLS: HTTP/2 and backend protocols', { timeout: 30_000 }, () => {
   let h2cPort: number;
   let h2TlsPort: number;
   let httpsPort: number;
+  let stallingGrpcPort: number;
 
   before(async () => {
     const record = (req: { httpVersion: string; headers: IncomingHttpHeaders; socket: { encrypted?: boolean } } & NodeJS.ReadableStream, done: (body: string) => void): void => {
@@ -63,6 +64,16 @@ describe('TLS: HTTP/2 and backend protocols', { timeout: 30_000 }, () => {
     h2cPort = await listen(createHttp2Server(grpcHandler as never), resources);
     h2TlsPort = await listen(createHttp2SecureServer({ cert: backendCertificate.certificatePem, key: backendCertificate.keyPem }, grpcHandler as never), resources);
     httpsPort = await listen(createHttpsServer({ cert: backendCertificate.certificatePem, key: backendCertificate.keyPem }, (req, res) => record(req as never, () => res.end('https backend'))), resources);
+    // A gRPC stream that sends one message, goes quiet for 2 s, then sends another and its status.
+    stallingGrpcPort = await listen(createHttp2Server(((_req: never, res: import('node:http2').Http2ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.write('first;');
+      const timer = setTimeout(() => {
+        res.addTrailers({ 'grpc-status': '0' });
+        res.end('second');
+      }, 2000);
+      res.on('close', () => clearTimeout(timer));
+    }) as never), resources);
     proxy = await startTlsProxy(resources);
   });
   after(() => resources.closeAll());
@@ -142,6 +153,23 @@ describe('TLS: HTTP/2 and backend protocols', { timeout: 30_000 }, () => {
     } finally {
       session.close();
     }
+  });
+
+  it('backend-protocol GRPC honours proxy-read-timeout between messages: a 1 s one cuts a stream quiet for 2 s, the default waits', async () => {
+    const call = async (annotations: Record<string, string>): Promise<string> => {
+      route(stallingGrpcPort, { [`${PREFIX}/backend-protocol`]: 'GRPC', ...annotations });
+      const session = http2Session(proxy.https, HOST);
+      try {
+        const response = await http2Request(session, { ':method': 'POST', ':path': '/pkg.Service/Watch', ':authority': HOST, 'content-type': 'application/grpc', te: 'trailers' }, 'watch');
+        return `${response.body} grpc-status=${response.trailers?.['grpc-status']}`;
+      } catch (error) {
+        return `cut: ${(error as { code?: string }).code}`;
+      } finally {
+        session.close();
+      }
+    };
+    assert.equal(await call({}), 'first;second grpc-status=0', 'the test proxy\'s own read timeout is 3 s');
+    assert.match(await call({ [`${PREFIX}/proxy-read-timeout`]: '1' }), /^cut: ERR_HTTP2_STREAM_ERROR/);
   });
 
   it('backend-protocol GRPCS: h2 over TLS to the backend (its certificate is not verified)', async () => {
