@@ -100,8 +100,13 @@ interface Forwarding {
 
 /** A status for the client, or, when custom-http-errors lists it, the error backend's answer instead. */
 function answerStatus(forwarding: Forwarding, status: number): void {
+  if (forwarding.target.errorPages?.codes.has(status)) serveErrorPage(forwarding, status);
+  else answerPlain(forwarding, status);
+}
+
+/** The proxy's own answer with this status, counted. */
+function answerPlain(forwarding: Forwarding, status: number): void {
   const { res, target, exchange, deps } = forwarding;
-  if (target.errorPages?.codes.has(status)) return serveErrorPage(forwarding, status);
   deps.metrics.routes.count(target.labels, status);
   if (!isClientGone(res)) respondOnRoute(res, status, target, exchange);
 }
@@ -116,12 +121,7 @@ function serveErrorPage(forwarding: Forwarding, code: number): void {
   const { req, res, target, exchange, deps } = forwarding;
   const backend = target.errorPages?.upstream ?? null;
   const origins = backend?.originsFor('HTTP') ?? [];
-  if (backend === null || origins.length === 0) {
-    const status = backend === null ? STATUS_NOT_FOUND : code;
-    deps.metrics.routes.count(target.labels, status);
-    if (!isClientGone(res)) respondOnRoute(res, status, target, exchange);
-    return;
-  }
+  if (backend === null || origins.length === 0) return answerPlain(forwarding, backend === null ? STATUS_NOT_FOUND : code);
   const { labels } = target;
   const headers = [
     'host', exchange.requested.host ?? '',
@@ -135,13 +135,10 @@ function serveErrorPage(forwarding: Forwarding, code: number): void {
     'x-request-id', forwarding.requestId,
     'x-forwarded-for', forwarding.clientAddress,
   ];
-  const relay = new ResponseRelay(res, forwarding.deps.timeouts.sendMs, false, target.responseStages, exchange, {
+  const relay = new ResponseRelay(res, deps.timeouts.sendMs, false, target.responseStages, exchange, {
     retryOnStatus: () => false,
     intercept: () => false,
-    onFailure: () => {
-      deps.metrics.routes.count(labels, code);
-      if (!isClientGone(res)) respondOnRoute(res, code, target, exchange);
-    },
+    onFailure: () => answerPlain(forwarding, code),
     onDone: (status) => deps.metrics.routes.count(labels, status),
   });
   const timeouts = deps.timeouts;

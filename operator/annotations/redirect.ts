@@ -24,6 +24,8 @@ function code(range: { readonly min: number; readonly max: number; readonly fall
 
 const PERMANENT = { min: 300, max: 308, fallback: 301 };
 const TEMPORAL = { min: 300, max: 307, fallback: 302 };
+const permanentCode = code(PERMANENT);
+const temporalCode = code(TEMPORAL);
 
 export const redirectFamily: AnnotationFamily<'redirect', RedirectConfig> = {
   name: 'redirect',
@@ -32,11 +34,11 @@ export const redirectFamily: AnnotationFamily<'redirect', RedirectConfig> = {
   parse: (read) => {
     const fromToWww = read.get('from-to-www-redirect', booleanText) ?? false;
     const temporal = read.get('temporal-redirect', redirectUrl);
-    const temporalCode = read.get('temporal-redirect-code', code(TEMPORAL)) ?? TEMPORAL.fallback;
+    const temporalStatus = read.get('temporal-redirect-code', temporalCode) ?? TEMPORAL.fallback;
     const permanent = read.get('permanent-redirect', redirectUrl);
-    const permanentCode = read.get('permanent-redirect-code', code(PERMANENT)) ?? PERMANENT.fallback;
-    if (temporal) return { redirect: { url: temporal, code: temporalCode }, fromToWww };
-    if (permanent) return { redirect: { url: permanent, code: permanentCode }, fromToWww };
+    const permanentStatus = read.get('permanent-redirect-code', permanentCode) ?? PERMANENT.fallback;
+    if (temporal) return { redirect: { url: temporal, code: temporalStatus }, fromToWww };
+    if (permanent) return { redirect: { url: permanent, code: permanentStatus }, fromToWww };
     return { redirect: undefined, fromToWww };
   },
 };

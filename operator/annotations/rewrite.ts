@@ -13,15 +13,18 @@ export interface RewriteConfig {
   readonly forwardedPrefix: string | undefined;
 }
 
-const absolutePath = pathText(false).refine((value) => value.startsWith('/'), 'must be a path beginning with "/"');
+// Schemas are built once: zod schemas are costly to make, and every Ingress is read through them.
+const pathWithCaptures = pathText(true);
+const plainPath = pathText(false);
+const absolutePath = plainPath.refine((value) => value.startsWith('/'), 'must be a path beginning with "/"');
 
 export const rewriteFamily: AnnotationFamily<'rewrite', RewriteConfig> = {
   name: 'rewrite',
   keys: ['rewrite-target', 'app-root', 'x-forwarded-prefix'],
   scope: 'location',
   parse: (read) => ({
-    target: read.get('rewrite-target', pathText(true)) || undefined,
+    target: read.get('rewrite-target', pathWithCaptures) || undefined,
     appRoot: read.get('app-root', absolutePath) || undefined,
-    forwardedPrefix: read.get('x-forwarded-prefix', pathText(false)) || undefined,
+    forwardedPrefix: read.get('x-forwarded-prefix', plainPath) || undefined,
   }),
 };
