@@ -10,6 +10,8 @@ import { hostForMatching, pathForMatching } from './request-path.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
 import type { RouteLabels } from './proxy-metrics.ts';
+import { clientAddressOf } from './headers.ts';
+import { realClientAddress } from './source-ranges.ts';
 
 const HEALTH_PATH = '/healthz';
 /** What requests that no route takes are counted under. */
@@ -22,7 +24,7 @@ export interface RequestHead {
   readonly url?: string | undefined;
   readonly rawHeaders: readonly string[];
   readonly headers: IncomingHttpHeaders;
-  readonly socket: { readonly localPort?: number | undefined };
+  readonly socket: { readonly localPort?: number | undefined; readonly remoteAddress?: string | undefined };
 }
 
 /** An answer given here, counted under `labels` (unless null). */
@@ -49,6 +51,7 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
     path: pathForMatching(requested.url),
     requested,
     clientHeaders: req.headers,
+    clientAddress: clientAddressFor(table, req),
     upstream: upstreamRequestOf(req.method, requested.url),
   };
   const own = (answer: Answer, labels: RouteLabels | null, target: Target | null = null): Answered => ({
@@ -69,6 +72,14 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
   const answer = runStages(target.stages, exchange);
   if (answer) return own(answer, target.labels, target);
   return { target, exchange };
+}
+
+/** The peer, or with use-forwarded-headers and a trusted peer, the client X-Forwarded-For names. */
+function clientAddressFor(table: RouteTable, req: RequestHead): string {
+  const peer = clientAddressOf(req.socket.remoteAddress);
+  if (table.realIpFrom === null) return peer;
+  const forwardedFor = req.headers['x-forwarded-for'];
+  return realClientAddress(peer, Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor, table.realIpFrom);
 }
 
 function declaredLengthOver(headers: IncomingHttpHeaders, limit: number): boolean {

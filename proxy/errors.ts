@@ -2,6 +2,7 @@
 // and node give each error.
 
 export const STATUS_BAD_REQUEST = 400;
+export const STATUS_FORBIDDEN = 403;
 export const STATUS_NOT_FOUND = 404;
 export const STATUS_PAYLOAD_TOO_LARGE = 413;
 export const STATUS_BAD_GATEWAY = 502;
@@ -102,6 +103,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   307: '307 Temporary Redirect',
   308: '308 Permanent Redirect',
   [STATUS_BAD_REQUEST]: '400 Bad Request',
+  [STATUS_FORBIDDEN]: '403 Forbidden',
   [STATUS_NOT_FOUND]: 'default backend - 404',
   [STATUS_PAYLOAD_TOO_LARGE]: '413 Request Entity Too Large',
   [STATUS_BAD_GATEWAY]: '502 Bad Gateway',

@@ -38,7 +38,10 @@ function connectionTokens(raw: readonly HeaderValue[]): Set<string> | null {
 }
 
 export interface ForwardedFor {
+  /** X-Real-IP: the peer, or the client a trusted peer named (use-forwarded-headers). */
   readonly clientAddress: string;
+  /** X-Forwarded-For when a trusted peer sent one: its chain plus the peer. Absent: clientAddress alone. */
+  readonly forwardedFor?: string;
   /** `http` or `https`: the scheme the client used to reach Pier. */
   readonly proto: string;
   /** The port the client connected to. */
@@ -149,7 +152,7 @@ export function upstreamRequestHeaders(raw: readonly string[], forwarded: Forwar
   headers.push(
     'x-request-id', requestId,
     'x-real-ip', forwarded.clientAddress,
-    'x-forwarded-for', forwarded.clientAddress,
+    'x-forwarded-for', forwarded.forwardedFor ?? forwarded.clientAddress,
     'x-forwarded-host', host,
     'x-forwarded-port', String(forwarded.port),
     'x-forwarded-proto', forwarded.proto,

@@ -30,6 +30,8 @@ export interface Exchange {
   readonly requested: RequestTarget;
   /** The client's headers, as node parsed them. */
   readonly clientHeaders: IncomingHttpHeaders;
+  /** The client's address: the peer's, or with use-forwarded-headers the one X-Forwarded-For names (source-ranges.ts). */
+  readonly clientAddress: string;
   readonly upstream: UpstreamRequest;
 }
 

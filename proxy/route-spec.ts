@@ -68,6 +68,10 @@ export interface LocationPolicy {
   readonly nextUpstream?: NextUpstreamPolicy;
   /** custom-http-errors (annotation, else the ConfigMap's). */
   readonly customErrors?: CustomErrorsPolicy;
+  /** allowlist-source-range / denylist-source-range (annotation, else the ConfigMap's): CIDRs. */
+  readonly sourceRanges?: { readonly allow?: readonly string[]; readonly deny?: readonly string[] };
+  /** Why the location is closed (an annotation that guards it is invalid): every request answers 503. */
+  readonly closed?: string;
 }
 
 export interface CustomErrorsPolicy {
@@ -163,6 +167,8 @@ export interface RouteTableSpec {
   readonly timeouts?: TimeoutPolicy;
   /** The ConfigMap's proxy-next-upstream keys. Absent: DEFAULT_NEXT_UPSTREAM. */
   readonly nextUpstream?: NextUpstreamPolicy;
+  /** With use-forwarded-headers: the peers (proxy-real-ip-cidr) whose X-Forwarded-For names the client. Absent: the peer is the client. */
+  readonly realIpFrom?: readonly string[];
 }
 
 /** ingress-nginx's client_max_body_size default, 1m. */

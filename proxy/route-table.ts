@@ -2,7 +2,9 @@
 // hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
 // hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
 // cost depends on the request, never on how many Ingresses exist.
+import type { BlockList } from 'node:net';
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
+import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
 import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
@@ -225,6 +227,8 @@ export class RouteTable {
   readonly headerPolicy: HeaderPolicy;
   /** ConfigMap use-forwarded-headers. */
   readonly useForwardedHeaders: boolean;
+  /** The peers trusted to name the client in X-Forwarded-For (proxy-real-ip-cidr), or null. */
+  readonly realIpFrom: BlockList | null;
   readonly #exactHosts = new Map<string, CompiledHost>();
   /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
   readonly #wildcardHosts = new Map<string, CompiledHost>();
@@ -242,6 +246,7 @@ export class RouteTable {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     this.useForwardedHeaders = spec.useForwardedHeaders ?? false;
+    this.realIpFrom = spec.realIpFrom ? blockListOf(spec.realIpFrom) : null;
     const settings: TableSettings = { https: this.https, useForwardedHeaders: this.useForwardedHeaders };
     this.responseStages = this.https.hsts ? [hstsStage(this.https.hsts)] : NO_RESPONSE_STAGES;
     const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));

@@ -17,6 +17,7 @@ import { UpstreamPools } from './upstream-pools.ts';
 import type { Exchange } from './pipeline.ts';
 import { decide, type Answered, type Forwarded } from './decide.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';
+import { listed } from './source-ranges.ts';
 import { STATUS_NOT_FOUND } from './errors.ts';
 import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
@@ -242,7 +243,7 @@ export class ProxyServer {
     const port = req.socket.localPort ?? (secure ? this.#options.httpsPort : this.#options.httpPort) ?? 0;
     return {
       request: exchange.upstream,
-      forwarded: { clientAddress: clientAddressOf(req.socket.remoteAddress), proto: secure ? 'https' : 'http', port },
+      forwarded: { clientAddress: exchange.clientAddress, proto: secure ? 'https' : 'http', port, ...forwardedChain(req, table) },
       headerPolicy: requested.fromAbsoluteForm ? { ...table.headerPolicy, hostFromTarget: requested.host ?? '' } : table.headerPolicy,
     };
   }
@@ -317,6 +318,17 @@ class DispatcherCache {
   async close(): Promise<void> {
     await Promise.all([...this.#byKey.values()].map((dispatcher) => dispatcher.close()));
   }
+}
+
+/**
+ * With use-forwarded-headers and a trusted peer, the X-Forwarded-For sent upstream is the client's
+ * plus the peer, as ingress-nginx's $full_x_forwarded_for; otherwise Pier's own (the peer alone).
+ */
+function forwardedChain(req: ClientRequest, table: RouteTable): { forwardedFor?: string } {
+  const peer = clientAddressOf(req.socket.remoteAddress);
+  const received = req.headers['x-forwarded-for'];
+  if (table.realIpFrom === null || received === undefined || !listed(table.realIpFrom, peer)) return {};
+  return { forwardedFor: `${Array.isArray(received) ? received.join(', ') : received}, ${peer}` };
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {

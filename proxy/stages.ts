@@ -7,6 +7,8 @@ import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from 
 import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage } from './pipeline.ts';
 import { compileCapturePattern } from './path-regex.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
+import { blockListOf, listed } from './source-ranges.ts';
+import { STATUS_FORBIDDEN, STATUS_UNAVAILABLE } from './errors.ts';
 
 const STATUS_FOUND = 302;
 
@@ -22,6 +24,8 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
   return (target: TargetPolicy, settings: TableSettings): CompiledStages => {
     const { policy, route } = target;
     const request: RequestStage[] = [];
+    // A location whose guard is invalid answers 503 and nothing else (ingress-nginx's denied location).
+    if (policy.closed !== undefined) return { request: [() => statusAnswer(STATUS_UNAVAILABLE)], response: NO_RESPONSE_STAGES };
     if (policy.appRoot !== undefined) request.push(appRootStage(policy.appRoot));
     if (policy.redirect !== undefined) request.push(redirectStage(policy.redirect));
     if (policy.rewrite !== undefined) request.push(rewriteStage(policy.rewrite));
@@ -29,6 +33,8 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     if (policy.httpsRedirect && environment.httpsEnabled && !isRedirectExempt(settings, route)) {
       request.push(httpsRedirectStage(policy, settings, environment));
     }
+    // nginx's allow/deny run in the access phase, after every rewrite-phase redirect above.
+    if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
     return { request, response: NO_RESPONSE_STAGES };
   };
 }
@@ -90,6 +96,20 @@ function rewriteStage(rewrite: RewritePolicy): RequestStage {
     const query = queryAt === -1 ? '' : url.slice(queryAt);
     if (redirects) return redirectTo(STATUS_FOUND, rewritten + query);
     exchange.upstream.url = normalizeRewrittenPath(rewritten) + query;
+    return null;
+  };
+}
+
+/**
+ * denylist-source-range, then allowlist-source-range, as nginx's `deny ...; allow ...; deny all;`:
+ * a client in the denylist, or outside a non-empty allowlist, gets 403.
+ */
+function sourceRangeStage(ranges: NonNullable<LocationPolicy['sourceRanges']>): RequestStage {
+  const deny = ranges.deny && ranges.deny.length > 0 ? blockListOf(ranges.deny) : null;
+  const allow = ranges.allow && ranges.allow.length > 0 ? blockListOf(ranges.allow) : null;
+  return (exchange) => {
+    if (deny && listed(deny, exchange.clientAddress)) return statusAnswer(STATUS_FORBIDDEN);
+    if (allow && !listed(allow, exchange.clientAddress)) return statusAnswer(STATUS_FORBIDDEN);
     return null;
   };
 }

@@ -32,15 +32,20 @@ export class AnnotationReader {
    * The value of `name` through its schema; undefined when the key is absent, or when the schema
    * rejects it: then, as in ingress-nginx, the value is ignored with a warning and the default applies.
    */
-  get<T>(name: string, schema: AnnotationSchema<T>): T | undefined {
+  get<T>(name: string, schema: AnnotationSchema<T>, consequence = 'ignored, the default applies'): T | undefined {
     const key = `${this.#prefix}/${name}`;
     const value = this.#annotations[key];
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
     const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
-    this.#problems.push({ key, reason: 'InvalidAnnotation', message: `annotation ${key}: "${value}" is invalid (${reasons}); ignored, the default applies` });
+    this.#problems.push({ key, reason: 'InvalidAnnotation', message: `annotation ${key}: "${value}" is invalid (${reasons}); ${consequence}` });
     return undefined;
+  }
+
+  /** Whether the Ingress sets `name`, valid or not (a guard that is set but invalid must close its location). */
+  has(name: string): boolean {
+    return this.#annotations[`${this.#prefix}/${name}`] !== undefined;
   }
 }
 

@@ -12,12 +12,13 @@ import { rewriteFamily } from './rewrite.ts';
 import { errorsFamily } from './errors.ts';
 import { serverAliasFamily } from './server-alias.ts';
 import { serviceUpstreamFamily } from './service-upstream.ts';
+import { sourceRangesFamily } from './source-ranges.ts';
 import { timeoutsFamily } from './timeouts.ts';
 import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, sourceRangesFamily, serverAliasFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

@@ -417,6 +417,7 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       ...(redirects.length > 0 ? { hostRedirects: redirects } : {}),
       ...(Object.keys(settings.timeouts).length > 0 ? { timeouts: settings.timeouts } : {}),
       ...(isDefaultNextUpstream(settings.nextUpstream) ? {} : { nextUpstream: settings.nextUpstream }),
+      ...(settings.realIpFrom ? { realIpFrom: settings.realIpFrom } : {}),
     },
     statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
     ignored,

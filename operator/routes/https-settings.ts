@@ -6,6 +6,7 @@ import type { ConfigMap } from '../model.ts';
 import type { HttpsSettings } from './types.ts';
 import { sizeText } from '../annotations/schemas.ts';
 import { httpErrorList } from '../annotations/errors.ts';
+import { parseCidrList } from '../../proxy/source-ranges.ts';
 import { nextUpstreamText, nonNegativeSecondsText, secondsText, triesText } from '../annotations/timeouts.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy, type TimeoutPolicy } from '../../proxy/route-spec.ts';
 
@@ -36,6 +37,10 @@ const KEYS = {
   'proxy-next-upstream-timeout': nonNegativeSecondsText.default(DEFAULT_NEXT_UPSTREAM.timeoutMs),
   'retry-non-idempotent': flag.default(false),
   'custom-http-errors': httpErrorList.default([]),
+  // Read as text here: a bad list must close locations, not fall back to "allow all" (see sourceRangeSettings).
+  'whitelist-source-range': z.string().optional(),
+  'denylist-source-range': z.string().optional(),
+  'proxy-real-ip-cidr': z.string().optional(),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -60,6 +65,38 @@ export interface ControllerSettings {
   readonly retryNonIdempotent: boolean;
   /** ConfigMap custom-http-errors: every location's, unless an annotation lists its own. */
   readonly customHttpErrors: readonly number[];
+  /** ConfigMap whitelist-source-range and denylist-source-range: every location's, unless an annotation sets its own. */
+  readonly sourceRanges: GlobalSourceRanges;
+  /** With use-forwarded-headers, the peers trusted to name the client (proxy-real-ip-cidr, default 0.0.0.0/0); else null. */
+  readonly realIpFrom: readonly string[] | null;
+}
+
+/** A ConfigMap CIDR list: its CIDRs, or `invalid` when it can't be read (then it closes the locations it applies to). */
+export type CidrListSetting = { readonly cidrs: readonly string[] } | { readonly invalid: string };
+
+export interface GlobalSourceRanges {
+  readonly allow: CidrListSetting;
+  readonly deny: CidrListSetting;
+}
+
+/** ingress-nginx's proxy-real-ip-cidr default: every IPv4 peer is trusted once use-forwarded-headers is on. */
+const DEFAULT_REAL_IP_CIDR = ['0.0.0.0/0'];
+
+function cidrSetting(key: string, text: string | undefined, problems: string[]): CidrListSetting {
+  const parsed = parseCidrList(text ?? '');
+  if (parsed.ok) return { cidrs: parsed.cidrs };
+  problems.push(`${key}: "${text}" is invalid (${parsed.error}); every location without its own list answers 503 until it is fixed`);
+  return { invalid: key };
+}
+
+/** proxy-real-ip-cidr: a bad list trusts no peer (the peer is the client), never every one. */
+function realIpSetting(enabled: boolean, text: string | undefined, problems: string[]): readonly string[] | null {
+  if (!enabled) return null;
+  if (text === undefined) return DEFAULT_REAL_IP_CIDR;
+  const parsed = parseCidrList(text);
+  if (parsed.ok) return parsed.cidrs;
+  problems.push(`proxy-real-ip-cidr: "${text}" is invalid (${parsed.error}); no peer is trusted to name the client`);
+  return [];
 }
 
 /** The settings from the ConfigMap's data (absent ConfigMap: all defaults), and a problem per bad key. */
@@ -94,6 +131,8 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       nextUpstream: withNonIdempotent({ conditions: v['proxy-next-upstream'], tries: v['proxy-next-upstream-tries'], timeoutMs: v['proxy-next-upstream-timeout'] }, v['retry-non-idempotent']),
       retryNonIdempotent: v['retry-non-idempotent'],
       customHttpErrors: v['custom-http-errors'],
+      sourceRanges: { allow: cidrSetting('whitelist-source-range', v['whitelist-source-range'], problems), deny: cidrSetting('denylist-source-range', v['denylist-source-range'], problems) },
+      realIpFrom: realIpSetting(v['use-forwarded-headers'], v['proxy-real-ip-cidr'], problems),
     },
     problems,
   };

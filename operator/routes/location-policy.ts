@@ -3,7 +3,7 @@
 // route without annotations carries no policy and the data plane compiles no stage for it.
 import type { IngressAnnotations } from '../annotations/registry.ts';
 import type { LocationPolicy } from '../../proxy/route-spec.ts';
-import { definedOnly, withNonIdempotent, type ControllerSettings } from './https-settings.ts';
+import { definedOnly, withNonIdempotent, type CidrListSetting, type ControllerSettings } from './https-settings.ts';
 
 export interface LocationInput {
   readonly annotations: IngressAnnotations;
@@ -47,7 +47,24 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     const conditions = nextUpstream ?? table.conditions.filter((condition) => condition !== 'non_idempotent');
     policy.nextUpstream = withNonIdempotent({ conditions, tries: nextUpstreamTries ?? table.tries, timeoutMs: nextUpstreamTimeoutMs ?? table.timeoutMs }, settings.retryNonIdempotent);
   }
+  Object.assign(policy, sourceRangePolicy(annotations, settings));
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;
   if (codes.length > 0) policy.customErrors = { codes, upstream: input.errorBackend() };
   return policy;
+}
+
+/**
+ * The location's allow and deny lists: its annotations', else the ConfigMap's. A list that is set
+ * but invalid (annotation or ConfigMap) closes the location: it never falls back to allowing all.
+ */
+function sourceRangePolicy(annotations: IngressAnnotations, settings: ControllerSettings): Pick<LocationPolicy, 'sourceRanges' | 'closed'> {
+  const own = annotations.sourceRanges;
+  if (own.invalid.length > 0) return { closed: `invalid ${own.invalid.join(', ')} annotation` };
+  const resolve = (list: readonly string[] | undefined, global: CidrListSetting): readonly string[] | string => list ?? ('cidrs' in global ? global.cidrs : `invalid ConfigMap ${global.invalid}`);
+  const allow = resolve(own.allow, settings.sourceRanges.allow);
+  const deny = resolve(own.deny, settings.sourceRanges.deny);
+  if (typeof allow === 'string') return { closed: allow };
+  if (typeof deny === 'string') return { closed: deny };
+  if (allow.length === 0 && deny.length === 0) return {};
+  return { sourceRanges: { ...(allow.length > 0 ? { allow } : {}), ...(deny.length > 0 ? { deny } : {}) } };
 }

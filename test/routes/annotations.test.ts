@@ -22,6 +22,7 @@ const DEFAULTS: IngressAnnotations = {
   serviceUpstream: { serviceUpstream: false },
   serverAlias: { aliases: [] },
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
+  sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
 };
@@ -117,6 +118,15 @@ describe('reading an Ingress\'s annotations', () => {
     { name: 'A custom-http-errors code outside 4xx and 5xx is ignored with a warning', annotations: { [`${PREFIX}/custom-http-errors`]: '404,302' }, problems: [ignored('custom-http-errors', '404,302', 'must be 4xx or 5xx status codes, comma-separated')] },
     { name: 'default-backend names a Service', annotations: { [`${PREFIX}/default-backend`]: 'error-pages' }, config: { errors: { customHttpErrors: undefined, defaultBackend: 'error-pages' } } },
     { name: 'A default-backend that isn\'t a Service name is ignored with a warning', annotations: { [`${PREFIX}/default-backend`]: 'other/ns' }, problems: [ignored('default-backend', 'other/ns', 'must be the name of a Service in the Ingress\'s namespace')] },
+    // source ranges (ipallowlist, ipdenylist)
+    { name: 'allowlist-source-range takes IPv4 and IPv6 CIDRs and single addresses', annotations: { [`${PREFIX}/allowlist-source-range`]: '10.0.0.0/8, 192.168.1.7,2001:db8::/32' }, config: { sourceRanges: { allow: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32'], deny: undefined, invalid: [] } } },
+    { name: 'whitelist-source-range is the older name of allowlist-source-range', annotations: { [`${PREFIX}/whitelist-source-range`]: '10.0.0.0/8' }, config: { sourceRanges: { allow: ['10.0.0.0/8'], deny: undefined, invalid: [] } } },
+    {
+      name: 'An invalid source range closes the location, with a warning that says so',
+      annotations: { [`${PREFIX}/denylist-source-range`]: '10.0.0.0/33' },
+      config: { sourceRanges: { allow: undefined, deny: undefined, invalid: ['denylist-source-range'] } },
+      problems: [`InvalidAnnotation ${PREFIX}/denylist-source-range: annotation ${PREFIX}/denylist-source-range: "10.0.0.0/33" is invalid ("10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR); the location is closed: its requests answer 503 until the value is fixed`],
+    },
     // timeouts (ingress-nginx's proxy parser: whole seconds; validUpstreamAnnotation)
     {
       name: 'Timeouts are whole seconds',

@@ -46,6 +46,8 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** The port the client connected to (from-to-www redirects name it). */
   readonly port?: number;
+  /** The peer's address, as node reports it. */
+  readonly remoteAddress?: string;
 }
 
 /**
@@ -58,7 +60,8 @@ export function outcomeOf(result: RouteComputation, hostHeader: string, url: str
   const extra = options.headers ?? {};
   const rawHeaders = ['Host', hostHeader, ...Object.entries(extra).flat()];
   const headers = Object.fromEntries([['host', hostHeader], ...Object.entries(extra).map(([name, value]) => [name.toLowerCase(), value])]);
-  const decision = decide(table, { method: options.method ?? 'GET', url, rawHeaders, headers, socket: { localPort: options.port ?? 80 } }, options.secure ?? false);
+  const socket = { localPort: options.port ?? 80, remoteAddress: options.remoteAddress ?? '127.0.0.1' };
+  const decision = decide(table, { method: options.method ?? 'GET', url, rawHeaders, headers, socket }, options.secure ?? false);
   if ('answer' in decision) {
     const at = decision.answer.headers.indexOf('location');
     return at === -1 ? String(decision.answer.status) : `${decision.answer.status} ${decision.answer.headers[at + 1]}`;
