@@ -72,6 +72,18 @@ export interface LocationPolicy {
   readonly sourceRanges?: { readonly allow?: readonly string[]; readonly deny?: readonly string[] };
   /** Why the location is closed (an annotation that guards it is invalid): every request answers 503. */
   readonly closed?: string;
+  /** enable-cors and its settings. */
+  readonly cors?: CorsPolicy;
+}
+
+export interface CorsPolicy {
+  /** `['*']`, or origins with an optional leading `*.` in the host. */
+  readonly origins: readonly string[];
+  readonly methods: string;
+  readonly headers: string;
+  readonly credentials: boolean;
+  readonly exposeHeaders: string;
+  readonly maxAge: number;
 }
 
 export interface CustomErrorsPolicy {

@@ -1,10 +1,12 @@
 // What a location's policy compiles to: its request stages, in the order ingress-nginx's location
-// runs the same behaviour. nginx's rewrite module runs first (app-root's `if ($uri = /)`, the
-// `return` of permanent/temporal-redirect, then `rewrite ... break`), and the https redirect,
-// done in Lua at the end of the same phase, last. A location without policy compiles to nothing.
+// runs the same behaviour, and its response stages. nginx's rewrite module runs first (app-root's
+// `if ($uri = /)`, the CORS preflight's `return 204`, the `return` of permanent/temporal-redirect,
+// then `rewrite ... break`), then the https redirect, done in Lua at the end of the same phase,
+// then the access phase (allow/deny). A location without policy compiles to nothing.
 import type { LocationPolicy, RedirectPolicy, RewritePolicy, RouteSpec } from './route-spec.ts';
 import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from './route-table.ts';
-import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage } from './pipeline.ts';
+import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
+import { corsStages } from './cors.ts';
 import { compileCapturePattern } from './path-regex.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
 import { blockListOf, listed } from './source-ranges.ts';
@@ -24,9 +26,15 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
   return (target: TargetPolicy, settings: TableSettings): CompiledStages => {
     const { policy, route } = target;
     const request: RequestStage[] = [];
+    const response: ResponseStage[] = [];
     // A location whose guard is invalid answers 503 and nothing else (ingress-nginx's denied location).
     if (policy.closed !== undefined) return { request: [() => statusAnswer(STATUS_UNAVAILABLE)], response: NO_RESPONSE_STAGES };
     if (policy.appRoot !== undefined) request.push(appRootStage(policy.appRoot));
+    if (policy.cors !== undefined) {
+      const cors = corsStages(policy.cors);
+      request.push(cors.preflight);
+      response.push(cors.headers);
+    }
     if (policy.redirect !== undefined) request.push(redirectStage(policy.redirect));
     if (policy.rewrite !== undefined) request.push(rewriteStage(policy.rewrite));
     if (policy.upstreamVhost !== undefined) request.push(upstreamVhostStage(policy.upstreamVhost));
@@ -35,7 +43,7 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     }
     // nginx's allow/deny run in the access phase, after every rewrite-phase redirect above.
     if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
-    return { request, response: NO_RESPONSE_STAGES };
+    return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response };
   };
 }
 

@@ -9,6 +9,7 @@ import { SNIPPET_KEYS, ingressNginxFamilyOf } from './ingress-nginx-keys.ts';
 import { bodySizeFamily } from './body-size.ts';
 import { redirectFamily } from './redirect.ts';
 import { rewriteFamily } from './rewrite.ts';
+import { corsFamily } from './cors.ts';
 import { errorsFamily } from './errors.ts';
 import { serverAliasFamily } from './server-alias.ts';
 import { serviceUpstreamFamily } from './service-upstream.ts';
@@ -18,7 +19,7 @@ import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, sourceRangesFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, serverAliasFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

@@ -48,6 +48,8 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     policy.nextUpstream = withNonIdempotent({ conditions, tries: nextUpstreamTries ?? table.tries, timeoutMs: nextUpstreamTimeoutMs ?? table.timeoutMs }, settings.retryNonIdempotent);
   }
   Object.assign(policy, sourceRangePolicy(annotations, settings));
+  const { enabled, ...cors } = annotations.cors;
+  if (enabled) policy.cors = cors;
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;
   if (codes.length > 0) policy.customErrors = { codes, upstream: input.errorBackend() };
   return policy;

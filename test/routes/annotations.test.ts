@@ -23,6 +23,7 @@ const DEFAULTS: IngressAnnotations = {
   serverAlias: { aliases: [] },
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
   sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
+  cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
 };
@@ -55,8 +56,8 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'An ingress-nginx key Pier doesn\'t implement yet is reported with its family',
-      annotations: { [`${PREFIX}/enable-cors`]: 'true' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/enable-cors: annotation nginx.ingress.kubernetes.io/enable-cors (ingress-nginx CORS) is not supported by Pier yet; ignored'],
+      annotations: { [`${PREFIX}/auth-url`]: 'http://oauth2-proxy.auth.svc/oauth2/auth' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/auth-url: annotation nginx.ingress.kubernetes.io/auth-url (ingress-nginx external auth) is not supported by Pier yet; ignored'],
     },
     // rewrite (values from ingress-nginx's docs/examples/rewrite and test/e2e/annotations/rewrite.go)
     { name: 'rewrite-target keeps its capture groups', annotations: { [`${PREFIX}/rewrite-target`]: '/$2' }, config: { rewrite: { target: '/$2', appRoot: undefined, forwardedPrefix: undefined } } },
@@ -118,6 +119,28 @@ describe('reading an Ingress\'s annotations', () => {
     { name: 'A custom-http-errors code outside 4xx and 5xx is ignored with a warning', annotations: { [`${PREFIX}/custom-http-errors`]: '404,302' }, problems: [ignored('custom-http-errors', '404,302', 'must be 4xx or 5xx status codes, comma-separated')] },
     { name: 'default-backend names a Service', annotations: { [`${PREFIX}/default-backend`]: 'error-pages' }, config: { errors: { customHttpErrors: undefined, defaultBackend: 'error-pages' } } },
     { name: 'A default-backend that isn\'t a Service name is ignored with a warning', annotations: { [`${PREFIX}/default-backend`]: 'other/ns' }, problems: [ignored('default-backend', 'other/ns', 'must be the name of a Service in the Ingress\'s namespace')] },
+    // CORS (ingress-nginx's cors parser and test/e2e/annotations/cors.go)
+    {
+      name: 'cors-allow-origin takes a list of origins, with *. wildcards and ports',
+      annotations: { [`${PREFIX}/enable-cors`]: 'true', [`${PREFIX}/cors-allow-origin`]: 'https://origin.cors.com:8080, https://*.example.com,null' },
+      config: { cors: { ...DEFAULTS.cors, enabled: true, origins: ['https://origin.cors.com:8080', 'https://*.example.com', 'null'] } },
+    },
+    { name: 'A "*" anywhere in cors-allow-origin allows every origin', annotations: { [`${PREFIX}/cors-allow-origin`]: 'https://a.com, *' }, config: { cors: { ...DEFAULTS.cors, origins: ['*'] } } },
+    {
+      name: 'An origin of another shape is refused with a warning, and "*" stays',
+      annotations: { [`${PREFIX}/cors-allow-origin`]: 'https://a.com/path' },
+      problems: [ignored('cors-allow-origin', 'https://a.com/path', '"https://a.com/path" is not an origin (scheme://host[:port], *.domain, * or null)')],
+    },
+    {
+      name: 'CORS header values that could carry a line break are refused',
+      annotations: { [`${PREFIX}/cors-allow-headers`]: 'X-A\r\nSet-Cookie: x=1', [`${PREFIX}/cors-allow-methods`]: 'GET;POST' },
+      problems: [ignored('cors-allow-methods', 'GET;POST', 'must be method names separated by commas'), ignored('cors-allow-headers', 'X-A\r\nSet-Cookie: x=1', 'must be header names separated by commas')],
+    },
+    {
+      name: 'cors-allow-credentials, -expose-headers and -max-age are read as written',
+      annotations: { [`${PREFIX}/cors-allow-credentials`]: 'false', [`${PREFIX}/cors-expose-headers`]: 'X-Request-ID, X-Total', [`${PREFIX}/cors-max-age`]: '600' },
+      config: { cors: { ...DEFAULTS.cors, credentials: false, exposeHeaders: 'X-Request-ID, X-Total', maxAge: 600 } },
+    },
     // source ranges (ipallowlist, ipdenylist)
     { name: 'allowlist-source-range takes IPv4 and IPv6 CIDRs and single addresses', annotations: { [`${PREFIX}/allowlist-source-range`]: '10.0.0.0/8, 192.168.1.7,2001:db8::/32' }, config: { sourceRanges: { allow: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32'], deny: undefined, invalid: [] } } },
     { name: 'whitelist-source-range is the older name of allowlist-source-range', annotations: { [`${PREFIX}/whitelist-source-range`]: '10.0.0.0/8' }, config: { sourceRanges: { allow: ['10.0.0.0/8'], deny: undefined, invalid: [] } } },
