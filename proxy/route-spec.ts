@@ -74,6 +74,30 @@ export interface LocationPolicy {
   readonly closed?: string;
   /** enable-cors and its settings. */
   readonly cors?: CorsPolicy;
+  /** auth-type: basic, with the users of its Secret. */
+  readonly basicAuth?: BasicAuthPolicy;
+}
+
+export interface BasicAuthPolicy {
+  readonly realm: string;
+  readonly credentials: Credentials;
+}
+
+/**
+ * Users and their htpasswd hashes. They travel inside the table so the proxy can check them;
+ * toJSON hides them so `pier routes --output json` and logs never print a hash.
+ */
+export class Credentials {
+  readonly users: readonly (readonly [string, string])[];
+
+  constructor(users: readonly (readonly [string, string])[]) {
+    this.users = users;
+    Object.freeze(this);
+  }
+
+  toJSON(): string {
+    return `(${this.users.length} users, hashes not shown)`;
+  }
 }
 
 export interface CorsPolicy {

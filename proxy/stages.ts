@@ -7,6 +7,7 @@ import type { LocationPolicy, RedirectPolicy, RewritePolicy, RouteSpec } from '.
 import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from './route-table.ts';
 import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
 import { corsStages } from './cors.ts';
+import { basicAuthStage } from './basic-auth.ts';
 import { compileCapturePattern } from './path-regex.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
 import { blockListOf, listed } from './source-ranges.ts';
@@ -43,6 +44,7 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     }
     // nginx's allow/deny run in the access phase, after every rewrite-phase redirect above.
     if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
+    if (policy.basicAuth !== undefined) request.push(basicAuthStage(policy.basicAuth));
     return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response };
   };
 }

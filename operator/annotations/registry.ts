@@ -9,6 +9,7 @@ import { SNIPPET_KEYS, ingressNginxFamilyOf } from './ingress-nginx-keys.ts';
 import { bodySizeFamily } from './body-size.ts';
 import { redirectFamily } from './redirect.ts';
 import { rewriteFamily } from './rewrite.ts';
+import { basicAuthFamily } from './basic-auth.ts';
 import { corsFamily } from './cors.ts';
 import { errorsFamily } from './errors.ts';
 import { serverAliasFamily } from './server-alias.ts';
@@ -19,7 +20,7 @@ import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, serverAliasFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 
@@ -29,7 +30,12 @@ export type IngressAnnotations = { readonly [F in Family as F['name']]: ReturnTy
 export interface ReadAnnotations {
   readonly config: IngressAnnotations;
   readonly problems: readonly AnnotationProblem[];
+  /** Guard keys set that Pier doesn't implement: the Ingress's locations close rather than open unguarded. */
+  readonly unsupportedGuards: readonly string[];
 }
+
+/** ingress-nginx keys that guard a location. Set but not implemented, they close it (503): failing open would publish it unguarded. */
+const GUARD_KEYS: ReadonlySet<string> = new Set(['auth-url', 'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-match-cn', 'global-rate-limit']);
 
 const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set(FAMILIES.flatMap((family) => family.keys));
 
@@ -50,12 +56,19 @@ export function readAnnotations(ingress: Ingress, prefix: string): ReadAnnotatio
   const read = new AnnotationReader(annotations, prefix, problems);
   const config = Object.fromEntries(FAMILIES.map((family) => [family.name, family.parse(read)])) as unknown as IngressAnnotations;
   const start = `${prefix}/`;
+  const unsupportedGuards: string[] = [];
   for (const key of Object.keys(annotations).sort()) {
     if (!key.startsWith(start)) continue;
     const name = key.slice(start.length);
-    if (!IMPLEMENTED_KEYS.has(name)) problems.push(unhandledKey(key, name));
+    if (IMPLEMENTED_KEYS.has(name)) continue;
+    if (GUARD_KEYS.has(name)) {
+      unsupportedGuards.push(name);
+      problems.push({ key, reason: 'UnsupportedAnnotation', message: `annotation ${key} (ingress-nginx ${ingressNginxFamilyOf(name) ?? 'guard'}) is not supported by Pier yet; the location is closed: its requests answer 503 rather than reach the backend unguarded` });
+    } else {
+      problems.push(unhandledKey(key, name));
+    }
   }
-  return { config, problems };
+  return { config, problems, unsupportedGuards };
 }
 
 /**

@@ -24,7 +24,8 @@ import type {
 import { checkHost, checkPath } from './validation.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type HostRedirectSpec, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
 import { compilePathRegex } from '../../proxy/path-regex.ts';
-import { locationPolicy, rewrites } from './location-policy.ts';
+import { locationPolicy, rewrites, type LocationGuard } from './location-policy.ts';
+import { resolveBasicAuth } from './basic-auth.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
 import { controllerSettings, type ControllerSettings } from './https-settings.ts';
 
@@ -66,6 +67,8 @@ interface IngressContext {
   readonly warn: (reason: WarningReason, message: string) => void;
   /** Upstreams whose problem was already reported for this Ingress. */
   readonly reportedUpstreams: Set<string>;
+  /** The Ingress-wide guards its locations carry: basic auth, or why they are closed. */
+  readonly guard: LocationGuard;
 }
 
 /** Oldest first; ties broken by namespace, then name, as the semantics doc requires. */
@@ -170,7 +173,7 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
 
 /** The location's policy: what its Ingress's annotations ask, on `hosts` (for ssl-redirect), at `path` (null: a default backend). */
 function policyOf(context: Context, ing: IngressContext, hosts: readonly string[], path: string | null): LocationPolicy {
-  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing) });
+  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing), guard: ing.guard });
 }
 
 /**
@@ -272,15 +275,24 @@ function conflictMessage(ing: IngressContext, holder: ObjectRef, what: string): 
   return holder === ing.ref ? `${what} is listed twice in this Ingress; the first one is used` : `${what} is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`;
 }
 
+/** The guards every location of the Ingress gets: an unsupported guard key or an unusable auth Secret closes them. */
+function guardOf(context: Context, ref: ObjectRef, annotations: IngressAnnotations, unsupportedGuards: readonly string[], warn: IngressContext['warn']): LocationGuard {
+  const basic = resolveBasicAuth(context.snapshot, ref.namespace, annotations.basicAuth);
+  if ('closed' in basic && basic.warning) warn('AuthSecretInvalid', basic.warning);
+  const closed = [...(unsupportedGuards.length > 0 ? [`unsupported ${unsupportedGuards.join(', ')}`] : []), ...('closed' in basic ? [basic.closed] : [])];
+  if (closed.length > 0) return { closed: closed.join('; ') };
+  return 'basicAuth' in basic && basic.basicAuth ? { basicAuth: basic.basicAuth } : {};
+}
+
 /** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */
 function translateIngress(context: Context, ingress: Ingress, annotationCache: AnnotationCache): void {
   const ref = refOf(ingress);
   const warn = (reason: WarningReason, message: string): void => {
     context.warnings.push({ kind: 'Ingress', ...ref, reason, message });
   };
-  const { config, problems } = annotationCache.read(ingress, context.options.annotationsPrefix);
+  const { config, problems, unsupportedGuards } = annotationCache.read(ingress, context.options.annotationsPrefix);
   for (const problem of problems) warn(problem.reason, problem.message);
-  const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set() };
+  const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: guardOf(context, ref, config, unsupportedGuards, warn) };
   const ownFallback = ingressFallback(context, ing);
 
   (ingress.spec.rules ?? []).forEach((rule, ruleIndex) => {

@@ -2,7 +2,7 @@
 // controller ConfigMap. Pure. Only what differs from ingress-nginx's defaults is written, so a
 // route without annotations carries no policy and the data plane compiles no stage for it.
 import type { IngressAnnotations } from '../annotations/registry.ts';
-import type { LocationPolicy } from '../../proxy/route-spec.ts';
+import type { BasicAuthPolicy, LocationPolicy } from '../../proxy/route-spec.ts';
 import { definedOnly, withNonIdempotent, type CidrListSetting, type ControllerSettings } from './https-settings.ts';
 
 export interface LocationInput {
@@ -14,6 +14,13 @@ export interface LocationInput {
   readonly httpsRedirect: boolean;
   /** The error backend's upstream id for custom-http-errors, or null for the built-in 404; asked only when there are codes. */
   readonly errorBackend: () => string | null;
+  /** The Ingress's basic auth, or why its locations are closed. */
+  readonly guard: LocationGuard;
+}
+
+export interface LocationGuard {
+  readonly basicAuth?: BasicAuthPolicy;
+  readonly closed?: string;
 }
 
 /** True when this location rewrites: a target is set and differs from the path, as ingress-nginx's needsRewrite. */
@@ -48,6 +55,8 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     policy.nextUpstream = withNonIdempotent({ conditions, tries: nextUpstreamTries ?? table.tries, timeoutMs: nextUpstreamTimeoutMs ?? table.timeoutMs }, settings.retryNonIdempotent);
   }
   Object.assign(policy, sourceRangePolicy(annotations, settings));
+  if (input.guard.basicAuth) policy.basicAuth = input.guard.basicAuth;
+  if (input.guard.closed !== undefined) policy.closed = policy.closed === undefined ? input.guard.closed : `${policy.closed}; ${input.guard.closed}`;
   const { enabled, ...cors } = annotations.cors;
   if (enabled) policy.cors = cors;
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;

@@ -59,7 +59,7 @@ export class CertificateCache {
 }
 
 /** The Secret's value for `key` as text: stringData wins over data, as the API server merges them. */
-function secretValue(secret: Secret, key: string): string | undefined {
+export function secretValue(secret: Secret, key: string): string | undefined {
   const plain = secret.stringData?.[key];
   if (plain !== undefined) return plain;
   const encoded = secret.data?.[key];

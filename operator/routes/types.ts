@@ -29,7 +29,8 @@ export type WarningReason =
   | 'RefusedAnnotation'
   | 'InvalidConfigMap'
   | 'RedirectHostConflict'
-  | 'AliasConflict';
+  | 'AliasConflict'
+  | 'AuthSecretInvalid';
 
 export interface RouteWarning {
   readonly kind: string;

@@ -23,6 +23,7 @@ const DEFAULTS: IngressAnnotations = {
   serverAlias: { aliases: [] },
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
   sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
+  basicAuth: { type: undefined, secret: undefined, secretType: 'auth-file', realm: '', invalid: [] },
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
@@ -56,8 +57,13 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'An ingress-nginx key Pier doesn\'t implement yet is reported with its family',
+      annotations: { [`${PREFIX}/limit-rps`]: '5' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/limit-rps: annotation nginx.ingress.kubernetes.io/limit-rps (ingress-nginx rate limits) is not supported by Pier yet; ignored'],
+    },
+    {
+      name: 'A guard Pier doesn\'t implement yet closes the Ingress\'s locations instead of publishing them unguarded',
       annotations: { [`${PREFIX}/auth-url`]: 'http://oauth2-proxy.auth.svc/oauth2/auth' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/auth-url: annotation nginx.ingress.kubernetes.io/auth-url (ingress-nginx external auth) is not supported by Pier yet; ignored'],
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/auth-url: annotation nginx.ingress.kubernetes.io/auth-url (ingress-nginx external auth) is not supported by Pier yet; the location is closed: its requests answer 503 rather than reach the backend unguarded'],
     },
     // rewrite (values from ingress-nginx's docs/examples/rewrite and test/e2e/annotations/rewrite.go)
     { name: 'rewrite-target keeps its capture groups', annotations: { [`${PREFIX}/rewrite-target`]: '/$2' }, config: { rewrite: { target: '/$2', appRoot: undefined, forwardedPrefix: undefined } } },
@@ -141,6 +147,19 @@ describe('reading an Ingress\'s annotations', () => {
       annotations: { [`${PREFIX}/cors-allow-credentials`]: 'false', [`${PREFIX}/cors-expose-headers`]: 'X-Request-ID, X-Total', [`${PREFIX}/cors-max-age`]: '600' },
       config: { cors: { ...DEFAULTS.cors, credentials: false, exposeHeaders: 'X-Request-ID, X-Total', maxAge: 600 } },
     },
+    // basic auth (ingress-nginx's auth parser)
+    {
+      name: 'auth-type basic with its Secret, type and realm',
+      annotations: { [`${PREFIX}/auth-type`]: 'basic', [`${PREFIX}/auth-secret`]: 'other/basic-auth', [`${PREFIX}/auth-secret-type`]: 'auth-map', [`${PREFIX}/auth-realm`]: 'Authentication Required - foo' },
+      config: { basicAuth: { type: 'basic', secret: 'other/basic-auth', secretType: 'auth-map', realm: 'Authentication Required - foo', invalid: [] } },
+    },
+    {
+      name: 'An auth-type Pier can\'t read closes the location',
+      annotations: { [`${PREFIX}/auth-type`]: 'ntlm' },
+      config: { basicAuth: { ...DEFAULTS.basicAuth, invalid: ['auth-type'] } },
+      problems: [`InvalidAnnotation ${PREFIX}/auth-type: annotation ${PREFIX}/auth-type: "ntlm" is invalid (must be "basic" or "digest"); the location is closed: its requests answer 503 until the value is fixed`],
+    },
+    { name: 'A realm with a quote is ignored with a warning', annotations: { [`${PREFIX}/auth-realm`]: 'a"b' }, problems: [ignored('auth-realm', 'a"b', 'may not hold quotes, backslashes or control characters')] },
     // source ranges (ipallowlist, ipdenylist)
     { name: 'allowlist-source-range takes IPv4 and IPv6 CIDRs and single addresses', annotations: { [`${PREFIX}/allowlist-source-range`]: '10.0.0.0/8, 192.168.1.7,2001:db8::/32' }, config: { sourceRanges: { allow: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32'], deny: undefined, invalid: [] } } },
     { name: 'whitelist-source-range is the older name of allowlist-source-range', annotations: { [`${PREFIX}/whitelist-source-range`]: '10.0.0.0/8' }, config: { sourceRanges: { allow: ['10.0.0.0/8'], deny: undefined, invalid: [] } } },
