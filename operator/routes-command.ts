@@ -38,6 +38,10 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
   if (policy.timeouts) parts.push(`timeouts ${Object.entries(policy.timeouts).map(([name, ms]) => `${name.replace('Ms', '')} ${ms / 1000}s`).join(', ')}`);
   if (policy.nextUpstream) parts.push(`next-upstream ${policy.nextUpstream.conditions.join(' ') || 'off'} (tries ${policy.nextUpstream.tries}${policy.nextUpstream.timeoutMs ? `, ${policy.nextUpstream.timeoutMs / 1000}s` : ''})`);
   if (policy.customErrors) parts.push(`custom-http-errors ${policy.customErrors.codes.join(',')} -> ${policy.customErrors.upstream ?? 'built-in 404'}`);
+  if (policy.rateLimit) {
+    const { rps, rpsBurst, rpm, rpmBurst } = policy.rateLimit;
+    parts.push(`limit ${[...(rps ? [`${rps}r/s burst ${rpsBurst}`] : []), ...(rpm ? [`${rpm}r/m burst ${rpmBurst}`] : [])].join(' and ')}`);
+  }
   if (policy.cors) parts.push(`cors ${policy.cors.origins.join(',')}`);
   if (policy.sourceRanges?.deny) parts.push(`deny ${policy.sourceRanges.deny.join(',')}`);
   if (policy.sourceRanges?.allow) parts.push(`allow only ${policy.sourceRanges.allow.join(',')}`);

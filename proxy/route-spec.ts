@@ -76,6 +76,23 @@ export interface LocationPolicy {
   readonly cors?: CorsPolicy;
   /** auth-type: basic, with the users of its Secret. */
   readonly basicAuth?: BasicAuthPolicy;
+  /** limit-rps, limit-rpm (with limit-burst-multiplier) and limit-allowlist. */
+  readonly rateLimit?: RateLimitPolicy;
+}
+
+export interface RateLimitPolicy {
+  /** The state's owner: one Ingress's locations share their limits, as ingress-nginx's zones. */
+  readonly zone: string;
+  /** Requests per second (0: none), and the burst above it. */
+  readonly rps: number;
+  readonly rpsBurst: number;
+  /** Requests per minute (0: none), and the burst above it. */
+  readonly rpm: number;
+  readonly rpmBurst: number;
+  /** Client CIDRs never limited. */
+  readonly allowlist: readonly string[];
+  /** ConfigMap limit-req-status-code (503). */
+  readonly status: number;
 }
 
 export interface BasicAuthPolicy {

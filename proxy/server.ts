@@ -109,7 +109,7 @@ export class ProxyServer {
   constructor(options: ProxyOptions, metrics: ProxyMetrics) {
     this.#options = options;
     this.#metrics = metrics;
-    this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix });
+    this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix, rateLimits: new Map() });
     this.#dispatchers = new DispatcherCache(options.timeouts);
     this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
     this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();

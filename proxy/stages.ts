@@ -3,7 +3,8 @@
 // `if ($uri = /)`, the CORS preflight's `return 204`, the `return` of permanent/temporal-redirect,
 // then `rewrite ... break`), then the https redirect, done in Lua at the end of the same phase,
 // then the access phase (allow/deny). A location without policy compiles to nothing.
-import type { LocationPolicy, RedirectPolicy, RewritePolicy, RouteSpec } from './route-spec.ts';
+import type { LocationPolicy, RateLimitPolicy, RedirectPolicy, RewritePolicy, RouteSpec } from './route-spec.ts';
+import { RequestRateLimit, withinLimits } from './rate-limit.ts';
 import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from './route-table.ts';
 import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
 import { corsStages } from './cors.ts';
@@ -21,6 +22,8 @@ export interface StageEnvironment {
   readonly httpsEnabled: boolean;
   /** `:port` in https redirects when the HTTPS port isn't 443; known once the port is bound. */
   readonly redirectPortSuffix: () => string;
+  /** Rate-limit state by zone, kept across swaps (a swap doesn't give every client a fresh allowance). */
+  readonly rateLimits: Map<string, readonly RequestRateLimit[]>;
 }
 
 export function stageCompiler(environment: StageEnvironment): StageCompiler {
@@ -42,7 +45,8 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     if (policy.httpsRedirect && environment.httpsEnabled && !isRedirectExempt(settings, route)) {
       request.push(httpsRedirectStage(policy, settings, environment));
     }
-    // nginx's allow/deny run in the access phase, after every rewrite-phase redirect above.
+    // nginx's limit_req runs in the preaccess phase, then allow/deny and auth in the access phase.
+    if (policy.rateLimit !== undefined) request.push(rateLimitStage(policy.rateLimit, environment.rateLimits));
     if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
     if (policy.basicAuth !== undefined) request.push(basicAuthStage(policy.basicAuth));
     return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response };
@@ -122,6 +126,19 @@ function sourceRangeStage(ranges: NonNullable<LocationPolicy['sourceRanges']>): 
     if (allow && !listed(allow, exchange.clientAddress)) return statusAnswer(STATUS_FORBIDDEN);
     return null;
   };
+}
+
+/** limit-rps / limit-rpm: the zone's limits, made once and kept while its settings stay the same. */
+function rateLimitStage(policy: RateLimitPolicy, zones: Map<string, readonly RequestRateLimit[]>): RequestStage {
+  const key = `${policy.zone}|${policy.rps}/${policy.rpsBurst}|${policy.rpm}/${policy.rpmBurst}`;
+  let limits = zones.get(key);
+  if (limits === undefined) {
+    limits = [...(policy.rps > 0 ? [new RequestRateLimit(policy.rps, policy.rpsBurst)] : []), ...(policy.rpm > 0 ? [new RequestRateLimit(policy.rpm / 60, policy.rpmBurst)] : [])];
+    zones.set(key, limits);
+  }
+  const allowlist = policy.allowlist.length > 0 ? blockListOf(policy.allowlist) : null;
+  const zoneLimits = limits;
+  return (exchange) => (withinLimits(zoneLimits, allowlist, exchange.clientAddress, performance.now()) ? null : statusAnswer(policy.status));
 }
 
 /** upstream-vhost: the Host header the backend gets. */

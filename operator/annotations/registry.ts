@@ -12,6 +12,7 @@ import { rewriteFamily } from './rewrite.ts';
 import { basicAuthFamily } from './basic-auth.ts';
 import { corsFamily } from './cors.ts';
 import { errorsFamily } from './errors.ts';
+import { rateLimitsFamily } from './rate-limits.ts';
 import { serverAliasFamily } from './server-alias.ts';
 import { serviceUpstreamFamily } from './service-upstream.ts';
 import { sourceRangesFamily } from './source-ranges.ts';
@@ -20,7 +21,7 @@ import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, rateLimitsFamily, serverAliasFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

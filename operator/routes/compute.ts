@@ -173,7 +173,7 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
 
 /** The location's policy: what its Ingress's annotations ask, on `hosts` (for ssl-redirect), at `path` (null: a default backend). */
 function policyOf(context: Context, ing: IngressContext, hosts: readonly string[], path: string | null): LocationPolicy {
-  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing), guard: ing.guard });
+  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing), guard: ing.guard, zone: describeRef(ing.ref) });
 }
 
 /**

@@ -41,6 +41,7 @@ const KEYS = {
   'whitelist-source-range': z.string().optional(),
   'denylist-source-range': z.string().optional(),
   'proxy-real-ip-cidr': z.string().optional(),
+  'limit-req-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -69,6 +70,8 @@ export interface ControllerSettings {
   readonly sourceRanges: GlobalSourceRanges;
   /** With use-forwarded-headers, the peers trusted to name the client (proxy-real-ip-cidr, default 0.0.0.0/0); else null. */
   readonly realIpFrom: readonly string[] | null;
+  /** ConfigMap limit-req-status-code: the answer to a rate-limited request. */
+  readonly limitReqStatus: number;
 }
 
 /** A ConfigMap CIDR list: its CIDRs, or `invalid` when it can't be read (then it closes the locations it applies to). */
@@ -133,6 +136,7 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       customHttpErrors: v['custom-http-errors'],
       sourceRanges: { allow: cidrSetting('whitelist-source-range', v['whitelist-source-range'], problems), deny: cidrSetting('denylist-source-range', v['denylist-source-range'], problems) },
       realIpFrom: realIpSetting(v['use-forwarded-headers'], v['proxy-real-ip-cidr'], problems),
+      limitReqStatus: v['limit-req-status-code'],
     },
     problems,
   };

@@ -16,6 +16,8 @@ export interface LocationInput {
   readonly errorBackend: () => string | null;
   /** The Ingress's basic auth, or why its locations are closed. */
   readonly guard: LocationGuard;
+  /** `namespace/name` of the Ingress: its locations share one rate-limit zone. */
+  readonly zone: string;
 }
 
 export interface LocationGuard {
@@ -57,6 +59,11 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
   Object.assign(policy, sourceRangePolicy(annotations, settings));
   if (input.guard.basicAuth) policy.basicAuth = input.guard.basicAuth;
   if (input.guard.closed !== undefined) policy.closed = policy.closed === undefined ? input.guard.closed : `${policy.closed}; ${input.guard.closed}`;
+  const limits = annotations.rateLimits;
+  if (limits.rps > 0 || limits.rpm > 0) {
+    const burst = limits.burstMultiplier;
+    policy.rateLimit = { zone: input.zone, rps: limits.rps, rpsBurst: limits.rps * burst, rpm: limits.rpm, rpmBurst: limits.rpm * burst, allowlist: limits.allowlist, status: settings.limitReqStatus };
+  }
   const { enabled, ...cors } = annotations.cors;
   if (enabled) policy.cors = cors;
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;

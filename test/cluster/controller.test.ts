@@ -382,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range and CORS on Ingresses made through the API, and closes a basic-auth location whose Secret it can\'t see', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS and limit-rpm on Ingresses made through the API, and closes a basic-auth location whose Secret it can\'t see', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -412,6 +412,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'basic-auth', namespace }, type: 'Opaque', stringData: { auth: 'foo:$apr1$q1w2e3r4$x\n' } } as KubernetesObject);
       await create(setup, annotated('private', { 'auth-type': 'basic', 'auth-secret': 'basic-auth', 'auth-realm': 'Staff only' }));
       await create(setup, annotated('api', { 'enable-cors': 'true', 'cors-allow-origin': 'https://app.example.com' }));
+      await create(setup, annotated('limited', { 'limit-rpm': '1', 'limit-burst-multiplier': '1' }));
       await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
 
       // The last Ingress made is served once the watch has delivered all of them, in order.
@@ -433,6 +434,9 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(host('office'), '/')).status, 403, 'the test client is 127.0.0.1, outside the allowlist');
       assert.equal((await pier.get(host('private'), '/', { authorization: `Basic ${Buffer.from('foo:s3cret').toString('base64')}` })).status, 503, 'closed, never open unguarded');
       assert.equal((await pier.get(host('api'), '/', { origin: 'https://app.example.com' })).headers['access-control-allow-origin'], 'https://app.example.com');
+      const limited: number[] = [];
+      for (let i = 0; i < 3; i++) limited.push((await pier.get(host('limited'), '/')).status);
+      assert.deepEqual(limited, [200, 200, 503], 'limit-rpm 1 with burst 1');
       const page = await pier.get(host('pages'), '/');
       assert.deepEqual([page.status, page.body], [404, 'default backend - 404\n'], 'custom-http-errors with no error backend: the built-in default backend answers');
     });

@@ -24,6 +24,7 @@ const DEFAULTS: IngressAnnotations = {
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
   sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
   basicAuth: { type: undefined, secret: undefined, secretType: 'auth-file', realm: '', invalid: [] },
+  rateLimits: { rps: 0, rpm: 0, burstMultiplier: 5, allowlist: [] },
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
@@ -57,8 +58,8 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'An ingress-nginx key Pier doesn\'t implement yet is reported with its family',
-      annotations: { [`${PREFIX}/limit-rps`]: '5' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/limit-rps: annotation nginx.ingress.kubernetes.io/limit-rps (ingress-nginx rate limits) is not supported by Pier yet; ignored'],
+      annotations: { [`${PREFIX}/limit-connections`]: '5' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/limit-connections: annotation nginx.ingress.kubernetes.io/limit-connections (ingress-nginx rate limits) is not supported by Pier yet; ignored'],
     },
     {
       name: 'A guard Pier doesn\'t implement yet closes the Ingress\'s locations instead of publishing them unguarded',
@@ -160,6 +161,18 @@ describe('reading an Ingress\'s annotations', () => {
       problems: [`InvalidAnnotation ${PREFIX}/auth-type: annotation ${PREFIX}/auth-type: "ntlm" is invalid (must be "basic" or "digest"); the location is closed: its requests answer 503 until the value is fixed`],
     },
     { name: 'A realm with a quote is ignored with a warning', annotations: { [`${PREFIX}/auth-realm`]: 'a"b' }, problems: [ignored('auth-realm', 'a"b', 'may not hold quotes, backslashes or control characters')] },
+    // rate limits (ingress-nginx's ratelimit parser)
+    {
+      name: 'limit-rps, limit-rpm, limit-burst-multiplier and limit-whitelist are read as ingress-nginx reads them',
+      annotations: { [`${PREFIX}/limit-rps`]: '10', [`${PREFIX}/limit-rpm`]: '300', [`${PREFIX}/limit-burst-multiplier`]: '2', [`${PREFIX}/limit-whitelist`]: '10.0.0.0/8' },
+      config: { rateLimits: { rps: 10, rpm: 300, burstMultiplier: 2, allowlist: ['10.0.0.0/8'] } },
+    },
+    {
+      name: 'An unreadable limit-allowlist is ignored: the limits then apply to every client',
+      annotations: { [`${PREFIX}/limit-rps`]: '1', [`${PREFIX}/limit-allowlist`]: 'office' },
+      config: { rateLimits: { rps: 1, rpm: 0, burstMultiplier: 5, allowlist: [] } },
+      problems: [`InvalidAnnotation ${PREFIX}/limit-allowlist: annotation ${PREFIX}/limit-allowlist: "office" is invalid ("office" is not an IPv4 or IPv6 address or CIDR); ignored: the limits apply to every client`],
+    },
     // source ranges (ipallowlist, ipdenylist)
     { name: 'allowlist-source-range takes IPv4 and IPv6 CIDRs and single addresses', annotations: { [`${PREFIX}/allowlist-source-range`]: '10.0.0.0/8, 192.168.1.7,2001:db8::/32' }, config: { sourceRanges: { allow: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32'], deny: undefined, invalid: [] } } },
     { name: 'whitelist-source-range is the older name of allowlist-source-range', annotations: { [`${PREFIX}/whitelist-source-range`]: '10.0.0.0/8' }, config: { sourceRanges: { allow: ['10.0.0.0/8'], deny: undefined, invalid: [] } } },
