@@ -62,7 +62,7 @@ export class ControllerRbac extends Construct {
   }
 
   /**
-   * Watch what Ingresses point at: Services and their EndpointSlices, TLS Secrets, and the
+   * Watch what Ingresses point at: Services and their EndpointSlices, Secrets (TLS, and htpasswd for basic auth), and the
    * ConfigMaps of `--configmap` and `--tcp-services-configmap`. list+watch only, no `get`:
    * the informers' cache is the only reader.
    */

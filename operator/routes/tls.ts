@@ -114,7 +114,7 @@ export type CertificateLookup =
 export function certificateFromSecret(snapshot: Snapshot, ref: ObjectRef, now: number | undefined, cache: CertificateCache): CertificateLookup {
   const name = `${ref.namespace}/${ref.name}`;
   const secret = snapshot.secrets.get(name);
-  if (!secret) return { ok: false, reason: 'TlsSecretNotFound', problem: `Secret ${name} not found (Pier reads only Secrets of type ${TLS_SECRET_TYPE})` };
+  if (!secret) return { ok: false, reason: 'TlsSecretNotFound', problem: `Secret ${name} not found` };
   if (secret.type !== TLS_SECRET_TYPE) {
     return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name} has type ${secret.type ?? '(none)'}, not ${TLS_SECRET_TYPE}` };
   }

@@ -17,7 +17,11 @@ import { isForbidden, missingPermissionMessage, apiMessageOf, type Permission } 
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
-export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+/**
+ * Secret types Pier never reads, left out by the API server's field selector: Helm's release
+ * records (large, and many), ServiceAccount and bootstrap tokens, image pull credentials.
+ */
+const SECRET_TYPES_NEVER_READ = ['helm.sh/release.v1', 'kubernetes.io/service-account-token', 'bootstrap.kubernetes.io/token', 'kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg'];
 
 /**
  * A Watch that a stop reaches even mid-setup. ListWatch.stop() aborts only a watch whose request it
@@ -86,7 +90,7 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
   const networking = kc.makeApiClient(NetworkingV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const ns = options.watchNamespace;
-  const tlsOnly = `type=${TLS_SECRET_TYPE}`;
+  const readableSecrets = SECRET_TYPES_NEVER_READ.map((type) => `type!=${type}`).join(',');
   const kinds: WatchedKind[] = [
     {
       kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', resource: 'ingresses.networking.k8s.io', namespace: ns, fieldSelector: undefined,
@@ -109,10 +113,10 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
       list: () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()),
     },
     {
-      // Only TLS Secrets, selected by the server: Pier never sees other Secrets.
-      kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: tlsOnly,
+      // TLS Secrets and the Opaque ones basic auth reads; the server leaves out the types Pier never reads.
+      kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: readableSecrets,
       path: collectionPath('', 'secrets', ns),
-      list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tlsOnly }) : core.listSecretForAllNamespaces({ fieldSelector: tlsOnly })),
+      list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: readableSecrets }) : core.listSecretForAllNamespaces({ fieldSelector: readableSecrets })),
     },
   ];
   if (options.configMap) {

@@ -2,7 +2,7 @@
 // ServiceAccount with the chart's RBAC, proxying to real backends on test hosts. Every wait is
 // bounded and polls; nothing here asserts how fast anything is except the leader takeover bound.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -382,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS and limit-rpm on Ingresses made through the API, and closes a basic-auth location whose Secret it can\'t see', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS, limit-rpm and basic auth on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -408,8 +408,9 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       (pages as V1Ingress).spec!.rules![0]!.http!.paths[0]!.backend.service!.name = 'not-yet';
       await create(setup, pages);
       await create(setup, annotated('office', { 'allowlist-source-range': '10.0.0.0/8' }));
-      // The controller sees only TLS Secrets (a field selector), so an htpasswd Secret is "not found": the location closes.
-      await create(setup, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'basic-auth', namespace }, type: 'Opaque', stringData: { auth: 'foo:$apr1$q1w2e3r4$x\n' } } as KubernetesObject);
+      // The hash from openssl, as users make them (htpasswd's apr1 format).
+      const hash = execFileSync('openssl', ['passwd', '-apr1', 's3cret'], { encoding: 'utf8' }).trim();
+      await create(setup, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'basic-auth', namespace }, type: 'Opaque', stringData: { auth: `foo:${hash}\n` } } as KubernetesObject);
       await create(setup, annotated('private', { 'auth-type': 'basic', 'auth-secret': 'basic-auth', 'auth-realm': 'Staff only' }));
       await create(setup, annotated('api', { 'enable-cors': 'true', 'cors-allow-origin': 'https://app.example.com' }));
       await create(setup, annotated('limited', { 'limit-rpm': '1', 'limit-burst-multiplier': '1' }));
@@ -432,7 +433,9 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(`alias.${namespace}.test`, '/via-alias')).body, 'alpha GET /via-alias');
       assert.equal((await pier.get(host('fallback'), '/kept')).body, 'alpha GET /kept', 'default-backend serves a Service without endpoints');
       assert.equal((await pier.get(host('office'), '/')).status, 403, 'the test client is 127.0.0.1, outside the allowlist');
-      assert.equal((await pier.get(host('private'), '/', { authorization: `Basic ${Buffer.from('foo:s3cret').toString('base64')}` })).status, 503, 'closed, never open unguarded');
+      const challenged = await pier.get(host('private'), '/');
+      assert.deepEqual([challenged.status, challenged.headers['www-authenticate']], [401, 'Basic realm="Staff only"']);
+      assert.equal((await pier.get(host('private'), '/in', { authorization: `Basic ${Buffer.from('foo:s3cret').toString('base64')}` })).body, 'alpha GET /in');
       assert.equal((await pier.get(host('api'), '/', { origin: 'https://app.example.com' })).headers['access-control-allow-origin'], 'https://app.example.com');
       const limited: number[] = [];
       for (let i = 0; i < 3; i++) limited.push((await pier.get(host('limited'), '/')).status);
