@@ -62,9 +62,9 @@ export class ControllerRbac extends Construct {
   }
 
   /**
-   * Watch what Ingresses point at: Services and their EndpointSlices, Secrets (TLS, and htpasswd for basic auth), and the
-   * ConfigMaps of `--configmap` and `--tcp-services-configmap`. list+watch only, no `get`:
-   * the informers' cache is the only reader.
+   * Watch what Ingresses point at: Services and their EndpointSlices, Secrets (TLS, and htpasswd
+   * for basic auth), and the ConfigMaps of `--configmap` and `--tcp-services-configmap`.
+   * list+watch only, no `get`: the informers' cache is the only reader.
    */
   allowWatchingBackends(): void {
     this.clusterRole.allow(
