@@ -289,12 +289,19 @@ type Decision = Answered | (Forwarded & { readonly outgoing: OutgoingRequest });
 class DispatcherCache {
   readonly #timeouts: Timeouts;
   readonly #byKey = new Map<string, Dispatcher>();
+  readonly #defaults: Partial<Record<WireProtocol, Dispatcher>> = {};
 
   constructor(timeouts: Timeouts) {
     this.#timeouts = timeouts;
   }
 
   for(protocol: WireProtocol, connectMs: number): Dispatcher {
+    // Most routes use the flags' connect timeout: those skip building a key.
+    if (connectMs === this.#timeouts.connectMs) return (this.#defaults[protocol] ??= this.#keyed(protocol, connectMs));
+    return this.#keyed(protocol, connectMs);
+  }
+
+  #keyed(protocol: WireProtocol, connectMs: number): Dispatcher {
     // HTTP and HTTPS share HTTP/1.1 pools; the origin's scheme tells them apart.
     const key = `${protocol === 'HTTPS' ? 'HTTP' : protocol}:${connectMs}`;
     let dispatcher = this.#byKey.get(key);
