@@ -45,6 +45,7 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
   if (policy.cors) parts.push(`cors ${policy.cors.origins.join(',')}`);
   if (policy.sourceRanges?.deny) parts.push(`deny ${policy.sourceRanges.deny.join(',')}`);
   if (policy.sourceRanges?.allow) parts.push(`allow only ${policy.sourceRanges.allow.join(',')}`);
+  if (policy.externalAuth) parts.push(`auth-url ${policy.externalAuth.url}${policy.externalAuth.signin ? ` (signin ${policy.externalAuth.signin})` : ''}`);
   if (policy.basicAuth) parts.push(`basic auth (${policy.basicAuth.credentials.users.length} users)`);
   if (policy.closed !== undefined) parts.push(`CLOSED (503): ${policy.closed}`);
   if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');

@@ -53,6 +53,7 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
     clientHeaders: req.headers,
     clientAddress: clientAddressFor(table, req),
     upstream: upstreamRequestOf(req.method, requested.url),
+    authCookies: null,
   };
   const own = (answer: Answer, labels: RouteLabels | null, target: Target | null = null): Answered => ({
     answer: finishAnswer(answer, target ? target.responseStages : table.responseStages, exchange),

@@ -165,7 +165,8 @@ export function outgoingHeaders(raw: readonly string[], outgoing: OutgoingReques
   const result = upstreamRequestHeaders(raw, outgoing.forwarded, newRequestId, outgoing.headerPolicy);
   const { host, setHeaders } = outgoing.request;
   if (host !== null) replaceHeader(result.headers, 'host', host);
-  for (let i = 0; i < setHeaders.length; i += 2) replaceHeader(result.headers, setHeaders[i] as string, setHeaders[i + 1] as string);
+  // An empty value removes the header, as nginx's proxy_set_header does.
+  for (let i = 0; i < setHeaders.length; i += 2) replaceHeader(result.headers, setHeaders[i] as string, setHeaders[i + 1] as string, setHeaders[i + 1] === '');
   return result;
 }
 

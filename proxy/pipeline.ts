@@ -15,7 +15,7 @@ export interface UpstreamRequest {
   url: string;
   /** The Host header sent upstream in place of the client's (upstream-vhost), or null to keep it. */
   host: string | null;
-  /** Headers set on the upstream request (flat, lower-case names), replacing the client's of the same names. */
+  /** Headers set on the upstream request (flat, lower-case names), replacing the client's of the same names; an empty value removes them. */
   setHeaders: readonly string[];
 }
 
@@ -33,6 +33,8 @@ export interface Exchange {
   /** The client's address: the peer's, or with use-forwarded-headers the one X-Forwarded-For names (source-ranges.ts). */
   readonly clientAddress: string;
   readonly upstream: UpstreamRequest;
+  /** Set-Cookie values an auth sub-request answered with, for the client's answer (external auth); null when none. */
+  authCookies: readonly string[] | null;
 }
 
 /** A response the proxy gives itself, instead of the backend's: a short text body by default. */
@@ -67,12 +69,12 @@ export function runResponseStages(stages: readonly ResponseStage[], exchange: Ex
   for (let i = 0; i < stages.length; i++) (stages[i] as ResponseStage)(exchange, status, headers);
 }
 
-/** Sets `lowerName` in a flat header list, removing every other header of that name (any case). */
-export function replaceHeader(headers: string[], lowerName: string, value: string): void {
+/** Sets `lowerName` in a flat header list, removing every other header of that name (any case); `removeOnly` just removes them. */
+export function replaceHeader(headers: string[], lowerName: string, value: string, removeOnly = false): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     if ((headers[i] as string).toLowerCase() === lowerName) headers.splice(i, 2);
   }
-  headers.push(lowerName, value);
+  if (!removeOnly) headers.push(lowerName, value);
 }
 
 /** nginx's short error page: the status and its text. */

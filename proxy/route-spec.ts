@@ -78,6 +78,25 @@ export interface LocationPolicy {
   readonly basicAuth?: BasicAuthPolicy;
   /** limit-rps, limit-rpm (with limit-burst-multiplier) and limit-allowlist. */
   readonly rateLimit?: RateLimitPolicy;
+  /** auth-url and its companions: a sub-request decides. */
+  readonly externalAuth?: ExternalAuthPolicy;
+}
+
+export interface ExternalAuthPolicy {
+  /** An http(s) URL, without nginx variables. */
+  readonly url: string;
+  /** auth-method; absent: GET, and no X-Original-URI / X-Scheme. */
+  readonly method?: string;
+  /** auth-signin: where a 401 redirects (302), with `$host`, `$request_uri`, `$escaped_request_uri`... filled in. */
+  readonly signin?: string;
+  /** auth-signin-redirect-param (`rd`). */
+  readonly signinRedirectParam: string;
+  /** auth-response-headers: copied from the auth answer onto the upstream request. */
+  readonly responseHeaders: readonly string[];
+  /** auth-request-redirect: X-Auth-Request-Redirect instead of the request URI. */
+  readonly requestRedirect?: string;
+  /** auth-always-set-cookie: the auth answer's Set-Cookie goes on every answer, not only 2xx and 3xx. */
+  readonly alwaysSetCookie: boolean;
 }
 
 export interface RateLimitPolicy {

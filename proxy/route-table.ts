@@ -6,7 +6,7 @@ import type { BlockList } from 'node:net';
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
+import type { BackendProtocol, ExternalAuthPolicy, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
 import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type RequestStage, type ResponseStage } from './pipeline.ts';
 
@@ -74,6 +74,8 @@ export interface Target {
   readonly nextUpstream: NextUpstreamPolicy;
   /** custom-http-errors: the statuses replaced by the error backend's answer (null upstream: the built-in 404). */
   readonly errorPages: { readonly codes: ReadonlySet<number>; readonly upstream: Upstream | null } | null;
+  /** auth-url: asked before forwarding (external-auth.ts), or null. */
+  readonly externalAuth: ExternalAuthPolicy | null;
 }
 
 /** What a target's stages are compiled from. */
@@ -114,6 +116,7 @@ function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec
     bodySizeLimit: from.bodySizeLimit ?? table.bodySizeLimit,
     timeouts: from.timeouts ? { ...table.timeouts, ...from.timeouts } : table.timeouts,
     nextUpstream: from.nextUpstream ?? table.nextUpstream,
+    externalAuth: from.externalAuth ?? null,
     errorPages: from.customErrors ? { codes: new Set(from.customErrors.codes), upstream: from.customErrors.upstream === null ? null : table.upstreamOf(from.customErrors.upstream) } : null,
   };
 }

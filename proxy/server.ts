@@ -10,16 +10,17 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
+import type { ExternalAuthPolicy, RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
 import { RouteTable, type StageCompiler } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
-import type { Exchange } from './pipeline.ts';
+import { finishAnswer, type Answer, type Exchange } from './pipeline.ts';
+import { checkExternalAuth } from './external-auth.ts';
 import { decide, type Answered, type Forwarded } from './decide.ts';
 import { clientAddressOf, type OutgoingRequest } from './headers.ts';
 import { listed } from './source-ranges.ts';
 import { STATUS_NOT_FOUND } from './errors.ts';
-import { forwardRequest, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
+import { forwardRequest, newRequestId, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
@@ -258,24 +259,38 @@ export class ProxyServer {
 
   #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
     const decision = this.#decide(req, secure);
-    if ('target' in decision) {
-      forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.exchange);
-      return;
-    }
-    const { answer, labels } = decision;
-    writeAnswer(res, answer);
-    if (labels) this.#metrics.routes.count(labels, answer.status);
+    if (!('target' in decision)) return this.#answer(decision, (answer) => writeAnswer(res, answer));
+    const forward = (): void => forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.exchange);
+    if (decision.target.externalAuth === null) return forward();
+    this.#authorize(req, decision, forward, (answer) => writeAnswer(res, answer));
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     const decision = this.#decide(req, secure);
-    if ('target' in decision) {
-      tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, decision.exchange);
-      return;
-    }
-    const { answer, labels } = decision;
-    writeRawResponse(socket, answer.status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+    const writeRaw = (answer: Answer): void => writeRawResponse(socket, answer.status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+    if (!('target' in decision)) return this.#answer(decision, writeRaw);
+    const tunnel = (): void => tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, decision.exchange);
+    if (decision.target.externalAuth === null) return tunnel();
+    this.#authorize(req, decision, tunnel, writeRaw);
+  }
+
+  #answer({ answer, labels }: Answered, write: (answer: Answer) => void): void {
+    write(answer);
     if (labels) this.#metrics.routes.count(labels, answer.status);
+  }
+
+  /** auth-url: the sub-request first, then forward, or the auth service's answer through the route's response stages. */
+  #authorize(req: IncomingMessage | ClientRequest, decision: Forwarded & { readonly outgoing: OutgoingRequest }, forward: () => void, write: (answer: Answer) => void): void {
+    const { target, exchange } = decision;
+    const policy = target.externalAuth as ExternalAuthPolicy;
+    const received = req.headers['x-request-id'];
+    const requestId = (Array.isArray(received) ? received[0] : received) || newRequestId();
+    exchange.upstream.setHeaders = [...exchange.upstream.setHeaders, 'x-request-id', requestId];
+    const { connectMs, readMs } = this.#options.timeouts;
+    void checkExternalAuth(policy, exchange, req.rawHeaders, requestId, { dispatcher: this.#deps.dispatcher, connectMs, readMs }).then((outcome) => {
+      if ('pass' in outcome) return forward();
+      this.#answer({ answer: finishAnswer(outcome.answer, target.responseStages, exchange), labels: target.labels }, write);
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from 
 import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
 import { corsStages } from './cors.ts';
 import { basicAuthStage } from './basic-auth.ts';
+import { authCookieStage } from './external-auth.ts';
 import { compileCapturePattern } from './path-regex.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
 import { blockListOf, listed } from './source-ranges.ts';
@@ -49,6 +50,8 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     if (policy.rateLimit !== undefined) request.push(rateLimitStage(policy.rateLimit, environment.rateLimits));
     if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
     if (policy.basicAuth !== undefined) request.push(basicAuthStage(policy.basicAuth));
+    // auth-url's sub-request is asynchronous: the server runs it after these stages (external-auth.ts).
+    if (policy.externalAuth !== undefined) response.push(authCookieStage(policy.externalAuth.alwaysSetCookie));
     return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response };
   };
 }

@@ -12,6 +12,7 @@ import { rewriteFamily } from './rewrite.ts';
 import { basicAuthFamily } from './basic-auth.ts';
 import { corsFamily } from './cors.ts';
 import { errorsFamily } from './errors.ts';
+import { externalAuthFamily } from './external-auth.ts';
 import { rateLimitsFamily } from './rate-limits.ts';
 import { serverAliasFamily } from './server-alias.ts';
 import { serviceUpstreamFamily } from './service-upstream.ts';
@@ -21,7 +22,7 @@ import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, rateLimitsFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, externalAuthFamily, rateLimitsFamily, serverAliasFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 
@@ -36,7 +37,7 @@ export interface ReadAnnotations {
 }
 
 /** ingress-nginx keys that guard a location. Set but not implemented, they close it (503): failing open would publish it unguarded. */
-const GUARD_KEYS: ReadonlySet<string> = new Set(['auth-url', 'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-match-cn', 'global-rate-limit']);
+const GUARD_KEYS: ReadonlySet<string> = new Set(['auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-match-cn', 'global-rate-limit']);
 
 const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set(FAMILIES.flatMap((family) => family.keys));
 

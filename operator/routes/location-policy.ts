@@ -64,6 +64,19 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     const burst = limits.burstMultiplier;
     policy.rateLimit = { zone: input.zone, rps: limits.rps, rpsBurst: limits.rps * burst, rpm: limits.rpm, rpmBurst: limits.rpm * burst, allowlist: limits.allowlist, status: settings.limitReqStatus };
   }
+  const auth = annotations.externalAuth;
+  if (auth.invalidUrl) policy.closed = policy.closed === undefined ? 'invalid auth-url' : `${policy.closed}; invalid auth-url`;
+  else if (auth.url !== undefined) {
+    policy.externalAuth = {
+      url: auth.url,
+      ...(auth.method !== undefined ? { method: auth.method } : {}),
+      ...(auth.signin !== undefined ? { signin: auth.signin } : {}),
+      signinRedirectParam: auth.signinRedirectParam,
+      responseHeaders: auth.responseHeaders,
+      ...(auth.requestRedirect !== undefined ? { requestRedirect: auth.requestRedirect } : {}),
+      alwaysSetCookie: auth.alwaysSetCookie,
+    };
+  }
   const { enabled, ...cors } = annotations.cors;
   if (enabled) policy.cors = cors;
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;

@@ -382,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS, limit-rpm and basic auth on Ingresses made through the API', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS, limit-rpm, basic auth and auth-url on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -414,6 +414,9 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, annotated('private', { 'auth-type': 'basic', 'auth-secret': 'basic-auth', 'auth-realm': 'Staff only' }));
       await create(setup, annotated('api', { 'enable-cors': 'true', 'cors-allow-origin': 'https://app.example.com' }));
       await create(setup, annotated('limited', { 'limit-rpm': '1', 'limit-burst-multiplier': '1' }));
+      // The echo backend answers 200 to anything, so as an auth service it lets everyone in; port 9 answers no one.
+      await create(setup, annotated('sso', { 'auth-url': `http://${alpha.address}:${alpha.port}/oauth2/auth` }));
+      await create(setup, annotated('sso-down', { 'auth-url': `http://${alpha.address}:9/oauth2/auth` }));
       await create(setup, annotated('small', { 'proxy-body-size': '1k' }));
 
       // The last Ingress made is served once the watch has delivered all of them, in order.
@@ -440,6 +443,8 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       const limited: number[] = [];
       for (let i = 0; i < 3; i++) limited.push((await pier.get(host('limited'), '/')).status);
       assert.deepEqual(limited, [200, 200, 503], 'limit-rpm 1 with burst 1');
+      assert.equal((await pier.get(host('sso'), '/x')).body, 'alpha GET /x');
+      assert.equal((await pier.get(host('sso-down'), '/x')).status, 500);
       const page = await pier.get(host('pages'), '/');
       assert.deepEqual([page.status, page.body], [404, 'default backend - 404\n'], 'custom-http-errors with no error backend: the built-in default backend answers');
     });

@@ -56,9 +56,9 @@ describe('basic authentication', { timeout: 30_000 }, () => {
       guarded('map', { [`${A}/auth-type`]: 'basic', [`${A}/auth-secret`]: 'default/map-auth', [`${A}/auth-secret-type`]: 'auth-map' }),
       guarded('missing', { [`${A}/auth-type`]: 'basic', [`${A}/auth-secret`]: 'no-such-secret' }),
       guarded('digest', { [`${A}/auth-type`]: 'digest', [`${A}/auth-secret`]: 'basic-auth' }),
-      guarded('external', { [`${A}/auth-url`]: 'http://oauth2-proxy.auth.svc/oauth2/auth' }),
+      guarded('external', { [`${A}/auth-tls-verify-client`]: 'on', [`${A}/auth-tls-secret`]: 'default/client-ca' }),
     ]);
-    assert.deepEqual(result.warnings.map((warning) => `${warning.name} ${warning.reason}`).sort(), ['digest AuthSecretInvalid', 'external UnsupportedAnnotation', 'missing AuthSecretInvalid']);
+    assert.deepEqual(result.warnings.map((warning) => `${warning.name} ${warning.reason}`).sort(), ['digest AuthSecretInvalid', 'external UnsupportedAnnotation', 'external UnsupportedAnnotation', 'missing AuthSecretInvalid']);
   });
   after(() => resources.closeAll());
 

@@ -24,6 +24,7 @@ const DEFAULTS: IngressAnnotations = {
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
   sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
   basicAuth: { type: undefined, secret: undefined, secretType: 'auth-file', realm: '', invalid: [] },
+  externalAuth: { url: undefined, invalidUrl: false, method: undefined, signin: undefined, signinRedirectParam: 'rd', responseHeaders: [], requestRedirect: undefined, alwaysSetCookie: false },
   rateLimits: { rps: 0, rpm: 0, burstMultiplier: 5, allowlist: [] },
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
@@ -63,8 +64,8 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'A guard Pier doesn\'t implement yet closes the Ingress\'s locations instead of publishing them unguarded',
-      annotations: { [`${PREFIX}/auth-url`]: 'http://oauth2-proxy.auth.svc/oauth2/auth' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/auth-url: annotation nginx.ingress.kubernetes.io/auth-url (ingress-nginx external auth) is not supported by Pier yet; the location is closed: its requests answer 503 rather than reach the backend unguarded'],
+      annotations: { [`${PREFIX}/auth-tls-secret`]: 'default/ca' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/auth-tls-secret: annotation nginx.ingress.kubernetes.io/auth-tls-secret (ingress-nginx client certificates) is not supported by Pier yet; the location is closed: its requests answer 503 rather than reach the backend unguarded'],
     },
     // rewrite (values from ingress-nginx's docs/examples/rewrite and test/e2e/annotations/rewrite.go)
     { name: 'rewrite-target keeps its capture groups', annotations: { [`${PREFIX}/rewrite-target`]: '/$2' }, config: { rewrite: { target: '/$2', appRoot: undefined, forwardedPrefix: undefined } } },
@@ -161,6 +162,22 @@ describe('reading an Ingress\'s annotations', () => {
       problems: [`InvalidAnnotation ${PREFIX}/auth-type: annotation ${PREFIX}/auth-type: "ntlm" is invalid (must be "basic" or "digest"); the location is closed: its requests answer 503 until the value is fixed`],
     },
     { name: 'A realm with a quote is ignored with a warning', annotations: { [`${PREFIX}/auth-realm`]: 'a"b' }, problems: [ignored('auth-realm', 'a"b', 'may not hold quotes, backslashes or control characters')] },
+    // external auth (ingress-nginx's authreq parser; oauth2-proxy's documented annotations)
+    {
+      name: 'auth-url with an oauth2-proxy signin URL and its variables',
+      annotations: {
+        [`${PREFIX}/auth-url`]: 'https://oauth2.example.com/oauth2/auth',
+        [`${PREFIX}/auth-signin`]: 'https://oauth2.example.com/oauth2/start?rd=$escaped_request_uri',
+        [`${PREFIX}/auth-response-headers`]: 'X-Auth-Request-User, X-Auth-Request-Email',
+      },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, url: 'https://oauth2.example.com/oauth2/auth', signin: 'https://oauth2.example.com/oauth2/start?rd=$escaped_request_uri', responseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email'] } },
+    },
+    {
+      name: 'An auth-url with an nginx variable closes the location: Pier doesn\'t evaluate it',
+      annotations: { [`${PREFIX}/auth-url`]: 'https://$host/oauth2/auth' },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, invalidUrl: true } },
+      problems: [`InvalidAnnotation ${PREFIX}/auth-url: annotation ${PREFIX}/auth-url: "https://$host/oauth2/auth" is invalid (nginx variables are not evaluated by Pier); the location is closed: its requests answer 503 until the value is fixed`],
+    },
     // rate limits (ingress-nginx's ratelimit parser)
     {
       name: 'limit-rps, limit-rpm, limit-burst-multiplier and limit-whitelist are read as ingress-nginx reads them',

@@ -1,0 +1,125 @@
+// auth-url on real sockets, against a real auth service shaped like oauth2-proxy's /oauth2/auth
+// (202 with X-Auth-Request-User for a session cookie, 401 otherwise), as ingress-nginx's
+// docs/examples/auth/oauth-external-auth and test/e2e/annotations/auth.go use it.
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { closedPort, Resources, send, startUpstream } from '../helpers/upstreams.ts';
+import { simpleIngress } from '../helpers/objects.ts';
+import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
+
+const A = 'nginx.ingress.kubernetes.io';
+const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+interface AuthCall {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly bodyBytes: number;
+}
+
+describe('external auth (auth-url)', { timeout: 30_000 }, () => {
+  const resources = new Resources();
+  let proxy: TlsProxy;
+  const authCalls: AuthCall[] = [];
+  const backendSaw: IncomingHttpHeaders[] = [];
+
+  before(async () => {
+    const auth = await startUpstream(resources, (req, res) => {
+      let bodyBytes = 0;
+      req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+      req.on('end', () => {
+        authCalls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes });
+        const cookie = req.headers.cookie ?? '';
+        if (cookie.includes('session=ok')) {
+          res.writeHead(202, { 'x-auth-request-user': 'alice', 'set-cookie': 'session=ok; Path=/; HttpOnly' });
+        } else if (cookie.includes('session=banned')) {
+          res.writeHead(403);
+        } else if (cookie.includes('session=broken')) {
+          res.writeHead(502);
+        } else {
+          res.writeHead(401, { 'www-authenticate': 'Bearer realm="example"' });
+        }
+        res.end('auth says');
+      });
+    });
+    const backend = await startUpstream(resources, (req, res) => {
+      backendSaw.push(req.headers);
+      res.end(`backend ${req.method} ${req.url}`);
+    });
+    backend.server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    proxy = await startTlsProxy(resources);
+    const authUrl = `http://127.0.0.1:${auth.port}/oauth2/auth`;
+    proxy.apply([
+      ...localService('web', backend.port),
+      simpleIngress('app', 'app.example', '/', 'web', { annotations: { [`${A}/auth-url`]: authUrl, [`${A}/auth-response-headers`]: 'X-Auth-Request-User, X-Auth-Request-Email' } }),
+      simpleIngress('signin', 'signin.example', '/', 'web', { annotations: { [`${A}/auth-url`]: authUrl, [`${A}/auth-signin`]: 'https://login.example/oauth2/start' } }),
+      simpleIngress('signin-rd', 'rd.example', '/', 'web', { annotations: { [`${A}/auth-url`]: authUrl, [`${A}/auth-signin`]: 'https://login.example/oauth2/start?rd=https://$host$escaped_request_uri' } }),
+      simpleIngress('down', 'down.example', '/', 'web', { annotations: { [`${A}/auth-url`]: `http://127.0.0.1:${await closedPort()}/auth` } }),
+    ]);
+  });
+  after(() => resources.closeAll());
+
+  it('answers 401 with the service\'s WWW-Authenticate when it says 401, and the backend sees nothing', async () => {
+    backendSaw.length = 0;
+    const response = await send(proxy.http, { host: 'app.example', path: '/private' });
+    assert.equal(response.status, 401);
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="example"');
+    assert.deepEqual(backendSaw, []);
+  });
+
+  it('lets a signed-in request through with the service\'s X-Auth-Request-User and Set-Cookie, never a client\'s own', async () => {
+    backendSaw.length = 0;
+    authCalls.length = 0;
+    const response = await send(proxy.http, { host: 'app.example', method: 'POST', path: '/orders?page=2', headers: ['Cookie', 'session=ok', 'X-Auth-Request-User', 'admin'], body: 'order body' });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), 'backend POST /orders?page=2');
+    assert.deepEqual(response.headers['set-cookie'], ['session=ok; Path=/; HttpOnly']);
+    assert.equal(backendSaw[0]?.['x-auth-request-user'], 'alice');
+    const call = authCalls[0] as AuthCall;
+    assert.deepEqual([call.method, call.url, call.bodyBytes], ['GET', '/oauth2/auth', 0]);
+    assert.equal(call.headers['x-original-url'], 'http://app.example/orders?page=2');
+    assert.equal(call.headers['x-original-method'], 'POST');
+    assert.equal(call.headers['x-sent-from'], 'nginx-ingress-controller');
+    assert.equal(call.headers['x-auth-request-redirect'], '/orders?page=2');
+    assert.equal(call.headers['x-real-ip'], '127.0.0.1');
+    assert.equal(call.headers.cookie, 'session=ok');
+    assert.equal(call.headers['content-length'], undefined);
+    assert.equal(backendSaw[0]?.['x-request-id'], call.headers['x-request-id'], 'one request id for the sub-request and the request');
+  });
+
+  it('removes a client\'s copy of a listed header the service doesn\'t send (X-Auth-Request-Email)', async () => {
+    backendSaw.length = 0;
+    const response = await send(proxy.http, { host: 'app.example', headers: ['Cookie', 'session=ok', 'X-Auth-Request-Email', 'admin@example.com'] });
+    assert.equal(response.status, 200);
+    assert.equal(backendSaw[0]?.['x-auth-request-email'], undefined);
+  });
+
+  it('passes 403 to the client, and answers 500 for any other answer or no answer', async () => {
+    const statuses = await Promise.all([
+      send(proxy.http, { host: 'app.example', headers: ['Cookie', 'session=banned'] }),
+      send(proxy.http, { host: 'app.example', headers: ['Cookie', 'session=broken'] }),
+      send(proxy.http, { host: 'down.example', headers: ['Cookie', 'session=ok'] }),
+    ]);
+    assert.deepEqual(statuses.map((response) => response.status), [403, 500, 500]);
+  });
+
+  it('turns a 401 into a 302 to auth-signin, adding rd=<the request URL> as ingress-nginx does', async () => {
+    const response = await send(proxy.http, { host: 'signin.example', path: '/a%20b?x=1' });
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.location, `https://login.example/oauth2/start?rd=http://signin.example${encodeURIComponent('/a%20b?x=1')}`);
+  });
+
+  it('fills auth-signin\'s own rd variables instead, when it has one', async () => {
+    const response = await send(proxy.http, { host: 'rd.example', path: '/dashboard?tab=1' });
+    assert.equal(response.headers.location, `https://login.example/oauth2/start?rd=https://rd.example${encodeURIComponent('/dashboard?tab=1')}`);
+  });
+
+  it('asks the service about a WebSocket upgrade too', async () => {
+    const refused = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\n${UPGRADE}\r\n`);
+    assert.equal(statusOf(refused), 401);
+    const allowed = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\nCookie: session=ok\r\n${UPGRADE}\r\n`);
+    assert.equal(statusOf(allowed), 101);
+  });
+});
