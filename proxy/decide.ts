@@ -5,7 +5,7 @@
 // passes the response stages. Pure, given the compiled table: it reads the request's data only.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteTable, Target } from './route-table.ts';
-import { finishAnswer, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
+import { finishAnswer, forwardedValue, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
@@ -94,12 +94,9 @@ function declaredLengthOver(headers: IncomingHttpHeaders, limit: number): boolea
  * use-forwarded-headers, X-Forwarded-Proto and X-Forwarded-Port are believed.
  */
 function hostRedirect(table: RouteTable, exchange: Exchange, to: string, localPort: number): Answer {
-  const headers = exchange.clientHeaders;
   const trusted = table.useForwardedHeaders;
-  const forwardedProto = trusted ? headers['x-forwarded-proto'] : undefined;
-  const forwardedPort = trusted ? headers['x-forwarded-port'] : undefined;
-  const scheme = typeof forwardedProto === 'string' ? forwardedProto : exchange.secure ? 'https' : 'http';
-  const port = typeof forwardedPort === 'string' ? forwardedPort : String(localPort);
+  const scheme = (trusted ? forwardedValue(exchange, 'x-forwarded-proto') : undefined) ?? (exchange.secure ? 'https' : 'http');
+  const port = (trusted ? forwardedValue(exchange, 'x-forwarded-port') : undefined) ?? String(localPort);
   const uri = exchange.requested.url.endsWith('/') ? exchange.requested.url.slice(0, -1) : exchange.requested.url;
   return statusAnswer(table.https.redirectCode, ['location', `${scheme}://${to}:${port}${uri}`]);
 }

@@ -105,3 +105,16 @@ export function finishAnswer(answer: Answer, stages: readonly ResponseStage[], e
   runResponseStages(stages, exchange, answer.status, headers);
   return { ...answer, headers };
 }
+
+/**
+ * The first value of a forwarding header a client sent (X-Forwarded-Proto, -Host, -Port), which
+ * may be a list or repeated (node joins repeats with commas), trimmed; undefined when absent.
+ * Callers read it only when forwarded headers are trusted (use-forwarded-headers).
+ */
+export function forwardedValue(exchange: Exchange, name: string): string | undefined {
+  const value = exchange.clientHeaders[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined) return undefined;
+  const comma = text.indexOf(',');
+  return (comma === -1 ? text : text.slice(0, comma)).trim();
+}

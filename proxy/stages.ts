@@ -6,7 +6,7 @@
 import type { LocationPolicy, RateLimitPolicy, RedirectPolicy, RewritePolicy, RouteSpec } from './route-spec.ts';
 import { RequestRateLimit, withinLimits } from './rate-limit.ts';
 import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from './route-table.ts';
-import { NO_RESPONSE_STAGES, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
+import { NO_RESPONSE_STAGES, forwardedValue, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
 import { corsStages } from './cors.ts';
 import { basicAuthStage } from './basic-auth.ts';
 import { authCookieStage } from './external-auth.ts';
@@ -158,14 +158,6 @@ function isRedirectExempt(settings: TableSettings, route: RouteSpec | null): boo
   return settings.https.noRedirectPrefixes.some((prefix) => path.startsWith(prefix));
 }
 
-/** The first value of a header that may be a comma-separated list. */
-function firstOf(value: string | string[] | undefined): string | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined) return undefined;
-  const comma = text.indexOf(',');
-  return (comma === -1 ? text : text.slice(0, comma)).trim();
-}
-
 /**
  * ssl-redirect / force-ssl-redirect: plain-HTTP requests get `https://host[:port]<request URI>`,
  * its trailing `/` dropped unless preserve-trailing-slash. With use-forwarded-headers, the
@@ -176,9 +168,9 @@ function httpsRedirectStage(policy: LocationPolicy, settings: TableSettings, env
   const trusted = settings.useForwardedHeaders;
   const keepSlash = policy.preserveTrailingSlash ?? false;
   return (exchange: Exchange) => {
-    const proto = trusted ? firstOf(exchange.clientHeaders['x-forwarded-proto']) : undefined;
+    const proto = trusted ? forwardedValue(exchange, 'x-forwarded-proto') : undefined;
     if (proto !== undefined ? proto.toLowerCase() !== 'http' : exchange.secure) return null;
-    const forwardedHost = trusted ? firstOf(exchange.clientHeaders['x-forwarded-host']) : undefined;
+    const forwardedHost = trusted ? forwardedValue(exchange, 'x-forwarded-host') : undefined;
     const host = forwardedHost ? withoutPort(forwardedHost) : exchange.host;
     let uri = exchange.requested.url;
     if (!keepSlash && uri.endsWith('/')) uri = uri.slice(0, -1);

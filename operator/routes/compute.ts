@@ -250,8 +250,9 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   const { path, match } = checked.value;
   const claimKey = `${match}\n${match === 'prefix' ? prefixKey(path) : path}`;
   const holder = virtualHost.claims.get(claimKey);
+  const conflict = holder ? conflictMessage(ing, holder.ingress, `${where}: host ${hostLabel(virtualHost)} path ${path} (${httpPath.pathType})`) : '';
   if (holder && holder.path === path) {
-    ing.warn('PathConflict', conflictMessage(ing, holder.ingress, `${where}: host ${hostLabel(virtualHost)} path ${path} (${httpPath.pathType})`));
+    ing.warn('PathConflict', conflict);
     return;
   }
   const upstream = upstreamFor(context, ing, httpPath.backend, where);
@@ -260,7 +261,7 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   if (ing.annotations.useRegex.useRegex || rewrites(ing.annotations, path)) virtualHost.regexMode = true;
   if (holder) {
     // Prefix `/a` and `/a/` are one rule, unless the host turns out to be in regex mode (step 6), where they are two regexes.
-    virtualHost.pending.push({ route, warning: { kind: 'Ingress', ...ing.ref, reason: 'PathConflict', message: conflictMessage(ing, holder.ingress, `${where}: host ${hostLabel(virtualHost)} path ${path} (${httpPath.pathType})`) } });
+    virtualHost.pending.push({ route, warning: { kind: 'Ingress', ...ing.ref, reason: 'PathConflict', message: conflict } });
     return;
   }
   virtualHost.claims.set(claimKey, { ingress: ing.ref, path });
@@ -352,7 +353,7 @@ function applyRegexMode(context: Context): void {
         kept.push({ ...route, match: 'regex' });
         continue;
       }
-      context.warnings.push({ kind: 'Ingress', ...route.ingress, reason: 'InvalidPath', message: `host ${virtualHost.host || '(any host)'} is in regex mode (a use-regex or rewrite-target location is on it), and path "${route.path}" ${compiled.error}; path ignored` });
+      context.warnings.push({ kind: 'Ingress', ...route.ingress, reason: 'InvalidPath', message: `host ${hostLabel(virtualHost)} is in regex mode (a use-regex or rewrite-target location is on it), and path "${route.path}" ${compiled.error}; path ignored` });
     }
     virtualHost.routes.splice(0, virtualHost.routes.length, ...kept);
   }
