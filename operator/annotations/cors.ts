@@ -2,19 +2,13 @@
 // and what those headers say. Values are held to ingress-nginx's validators, so none can carry a
 // line break into a response header; an invalid value is ignored with a warning and its default used.
 import { z } from 'zod';
+import type { CorsPolicy } from '../../proxy/route-spec.ts';
 import type { AnnotationFamily } from './family.ts';
 import { booleanText, integerText } from './schemas.ts';
 
-export interface CorsConfig {
+/** Whether CORS is on, and what its headers say (the policy the data plane gets). */
+export interface CorsConfig extends CorsPolicy {
   readonly enabled: boolean;
-  /** `['*']`, or origins such as `https://app.example.com`, `https://*.example.com`, `http://localhost:3000`, `null`. */
-  readonly origins: readonly string[];
-  readonly methods: string;
-  readonly headers: string;
-  readonly credentials: boolean;
-  /** Empty: no Access-Control-Expose-Headers. */
-  readonly exposeHeaders: string;
-  readonly maxAge: number;
 }
 
 export const DEFAULT_CORS_METHODS = 'GET, PUT, POST, DELETE, PATCH, OPTIONS';

@@ -19,3 +19,6 @@ export const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/
 
 /** The body of a raw answer. */
 export const bodyOf = (answer: string): string => answer.slice(answer.indexOf('\r\n\r\n') + 4);
+
+/** The headers that make a GET a WebSocket upgrade (RFC 6455's sample key), for raw requests. */
+export const WEBSOCKET_UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';

@@ -13,11 +13,10 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { handshake, makeCertificate, tlsIngress, tlsSecret, type TestCertificate } from '../helpers/certs.ts';
 import { ingress, simpleIngress } from '../helpers/objects.ts';
-import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { http2Request, http2Session, localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 /** What the upstream saw, as it answers it in JSON. */
 interface Seen {
@@ -126,7 +125,7 @@ describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
   });
 
   it('rewrites a WebSocket upgrade\'s path as it rewrites a GET', async () => {
-    const answer = await rawRequest(proxy.http, `GET /something/ws?room=1 HTTP/1.1\r\nHost: rewrite.bar.com\r\n${UPGRADE}\r\n`);
+    const answer = await rawRequest(proxy.http, `GET /something/ws?room=1 HTTP/1.1\r\nHost: rewrite.bar.com\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(statusOf(answer), 101, answer);
     assert.equal(headerOf(answer, 'x-seen-url'), '/ws?room=1');
     assert.equal(headerOf(answer, 'x-seen-prefix'), '/something');
@@ -140,7 +139,7 @@ describe('annotation stages on real sockets', { timeout: 30_000 }, () => {
   for (const testCase of answered) {
     it(`${testCase.name}, for a GET and a WebSocket upgrade alike`, async () => {
       const plain = await rawRequest(proxy.http, `${testCase.head}Connection: close\r\n\r\n`);
-      const upgrade = await rawRequest(proxy.http, `${testCase.head}${UPGRADE}\r\n`);
+      const upgrade = await rawRequest(proxy.http, `${testCase.head}${WEBSOCKET_UPGRADE}\r\n`);
       const location = testCase.location.replace('PORT', String(proxy.http));
       assert.equal(statusOf(plain), testCase.status, plain);
       assert.equal(headerOf(plain, 'location'), location);

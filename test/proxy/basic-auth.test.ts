@@ -8,11 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { parseObject, type KubeObject } from '../../operator/model.ts';
 import { Resources, send, startUpstream } from '../helpers/upstreams.ts';
 import { simpleIngress } from '../helpers/objects.ts';
-import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 const pythonCrypt = (password: string, salt: string): string =>
   execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))', password, salt], { encoding: 'utf8' }).trim();
@@ -95,7 +94,7 @@ describe('basic authentication', { timeout: 30_000 }, () => {
   });
 
   it('asks a WebSocket upgrade for credentials the same way', async () => {
-    const answer = await rawRequest(proxy.http, `GET / HTTP/1.1\r\nHost: file.example\r\n${UPGRADE}\r\n`);
+    const answer = await rawRequest(proxy.http, `GET / HTTP/1.1\r\nHost: file.example\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(statusOf(answer), 401);
   });
 });

@@ -6,11 +6,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { closedPort, Resources, send, startUpstream } from '../helpers/upstreams.ts';
 import { simpleIngress } from '../helpers/objects.ts';
-import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 interface AuthCall {
   readonly method: string;
@@ -117,9 +116,9 @@ describe('external auth (auth-url)', { timeout: 30_000 }, () => {
   });
 
   it('asks the service about a WebSocket upgrade too', async () => {
-    const refused = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\n${UPGRADE}\r\n`);
+    const refused = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(statusOf(refused), 401);
-    const allowed = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\nCookie: session=ok\r\n${UPGRADE}\r\n`);
+    const allowed = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\nCookie: session=ok\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(statusOf(allowed), 101);
   });
 });

@@ -7,11 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../operator/model.ts';
 import { Resources, startUpstream } from '../helpers/upstreams.ts';
 import { ingress, simpleIngress } from '../helpers/objects.ts';
-import { rawRequest, statusOf, bodyOf } from '../helpers/raw-http.ts';
+import { rawRequest, statusOf, bodyOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 describe('no way around a guard', { timeout: 30_000 }, () => {
   const resources = new Resources();
@@ -54,7 +53,7 @@ describe('no way around a guard', { timeout: 30_000 }, () => {
   ];
   for (const attempt of attempts) {
     it(`${attempt.name}: a GET and an upgrade never reach the protected backend`, async () => {
-      for (const text of [`${attempt.head}Connection: close\r\n\r\n`, `${attempt.head}${UPGRADE}\r\n`]) {
+      for (const text of [`${attempt.head}Connection: close\r\n\r\n`, `${attempt.head}${WEBSOCKET_UPGRADE}\r\n`]) {
         const answer = await rawRequest(proxy.http, text);
         assert.notEqual(statusOf(answer), 0, answer);
         assert.ok(!bodyOf(answer).includes('PROTECTED') && !answer.includes('PROTECTED'), `reached the protected backend:\n${answer}`);

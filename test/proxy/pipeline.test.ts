@@ -6,10 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { runStages, type Answer, type Exchange, type RequestStage } from '../../proxy/pipeline.ts';
 import { Resources, startUpstream } from '../helpers/upstreams.ts';
 import { makeCertificate, tlsIngress, tlsSecret } from '../helpers/certs.ts';
-import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 function headerOf(answer: string, name: string): string | undefined {
   const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
@@ -36,7 +35,7 @@ describe('the request pipeline', { timeout: 30_000 }, () => {
   for (const testCase of cases) {
     it(`${testCase.name}, for a GET and a WebSocket upgrade alike`, async () => {
       const plain = await rawRequest(proxy.http, `${testCase.head}Connection: close\r\n\r\n`);
-      const upgrade = await rawRequest(proxy.http, `${testCase.head}${UPGRADE}\r\n`);
+      const upgrade = await rawRequest(proxy.http, `${testCase.head}${WEBSOCKET_UPGRADE}\r\n`);
       assert.equal(statusOf(plain), testCase.status, plain);
       assert.equal(statusOf(upgrade), testCase.status, upgrade);
       assert.equal(headerOf(upgrade, 'location'), headerOf(plain, 'location'));
@@ -50,7 +49,7 @@ describe('the request pipeline', { timeout: 30_000 }, () => {
       return metric?.values.filter((value) => String(value.labels.status) === '404').reduce((sum, value) => sum + value.value, 0) ?? 0;
     };
     const before = await count();
-    await rawRequest(proxy.http, `GET / HTTP/1.1\r\nHost: nobody.example\r\n${UPGRADE}\r\n`);
+    await rawRequest(proxy.http, `GET / HTTP/1.1\r\nHost: nobody.example\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(await count(), before + 1);
   });
 });

@@ -10,11 +10,11 @@ import { ProxyServer } from '../../proxy/server.ts';
 import { createMetrics } from '../../proxy/metrics.ts';
 import { DEFAULT_TIMEOUTS, Resources, startUpstream } from '../helpers/upstreams.ts';
 import { simpleIngress } from '../helpers/objects.ts';
+import { WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { compute } from '../routes/route-helpers.ts';
 import { localService } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 /** GET through the proxy from a loopback address of one family; the status and body. */
 function get(address: '127.0.0.1' | '::1', port: number, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -31,7 +31,7 @@ function get(address: '127.0.0.1' | '::1', port: number, host: string, headers: 
 /** A WebSocket upgrade's status line, from a loopback address of one family. */
 function upgradeStatus(address: '127.0.0.1' | '::1', port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, address, () => socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n${UPGRADE}\r\n`));
+    const socket = connect(port, address, () => socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n${WEBSOCKET_UPGRADE}\r\n`));
     let answer = '';
     socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
     socket.on('error', reject).on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
