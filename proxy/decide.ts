@@ -11,7 +11,7 @@ import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
 import type { RouteLabels } from './proxy-metrics.ts';
 import { clientAddressOf } from './headers.ts';
-import { realClientAddress } from './source-ranges.ts';
+import { listed, realClientAddress } from './source-ranges.ts';
 
 const HEALTH_PATH = '/healthz';
 /** What requests that no route takes are counted under. */
@@ -51,7 +51,7 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
     path: pathForMatching(requested.url),
     requested,
     clientHeaders: req.headers,
-    clientAddress: clientAddressFor(table, req),
+    ...clientOf(table, req),
     upstream: upstreamRequestOf(req.method, requested.url),
     authCookies: null,
   };
@@ -75,12 +75,17 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
   return { target, exchange };
 }
 
-/** The peer, or with use-forwarded-headers and a trusted peer, the client X-Forwarded-For names. */
-function clientAddressFor(table: RouteTable, req: RequestHead): string {
+/**
+ * The client: the peer, or with use-forwarded-headers and a trusted peer (proxy-real-ip-cidr), the
+ * address X-Forwarded-For names; then the X-Forwarded-For sent upstream is the received chain plus
+ * the peer, as ingress-nginx's $full_x_forwarded_for (null: Pier's own, the client alone).
+ */
+function clientOf(table: RouteTable, req: RequestHead): { readonly clientAddress: string; readonly forwardedFor: string | null } {
   const peer = clientAddressOf(req.socket.remoteAddress);
-  if (table.realIpFrom === null) return peer;
-  const forwardedFor = req.headers['x-forwarded-for'];
-  return realClientAddress(peer, Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor, table.realIpFrom);
+  const header = req.headers['x-forwarded-for'];
+  if (table.realIpFrom === null || header === undefined || !listed(table.realIpFrom, peer)) return { clientAddress: peer, forwardedFor: null };
+  const received = Array.isArray(header) ? header.join(', ') : header;
+  return { clientAddress: realClientAddress(peer, received, table.realIpFrom), forwardedFor: `${received}, ${peer}` };
 }
 
 function declaredLengthOver(headers: IncomingHttpHeaders, limit: number): boolean {

@@ -32,6 +32,8 @@ export interface Exchange {
   readonly clientHeaders: IncomingHttpHeaders;
   /** The client's address: the peer's, or with use-forwarded-headers the one X-Forwarded-For names (source-ranges.ts). */
   readonly clientAddress: string;
+  /** With use-forwarded-headers and a trusted peer, the X-Forwarded-For chain to send upstream; else null. */
+  readonly forwardedFor: string | null;
   readonly upstream: UpstreamRequest;
   /** Set-Cookie values an auth sub-request answered with, for the client's answer (external auth); null when none. */
   authCookies: readonly string[] | null;

@@ -17,11 +17,10 @@ import { UpstreamPools } from './upstream-pools.ts';
 import { finishAnswer, type Answer, type Exchange } from './pipeline.ts';
 import { checkExternalAuth } from './external-auth.ts';
 import { decide, type Answered, type Forwarded } from './decide.ts';
-import { clientAddressOf, type OutgoingRequest } from './headers.ts';
-import { listed } from './source-ranges.ts';
+import type { OutgoingRequest } from './headers.ts';
 import { STATUS_NOT_FOUND } from './errors.ts';
 import { forwardRequest, newRequestId, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
-import { tunnelUpgrade, writeRawResponse } from './upgrade.ts';
+import { tunnelUpgrade, writeRawAnswer } from './upgrade.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
@@ -244,7 +243,7 @@ export class ProxyServer {
     const port = req.socket.localPort ?? (secure ? this.#options.httpsPort : this.#options.httpPort) ?? 0;
     return {
       request: exchange.upstream,
-      forwarded: { clientAddress: exchange.clientAddress, proto: secure ? 'https' : 'http', port, ...forwardedChain(req, table) },
+      forwarded: { clientAddress: exchange.clientAddress, proto: secure ? 'https' : 'http', port, ...(exchange.forwardedFor === null ? {} : { forwardedFor: exchange.forwardedFor }) },
       headerPolicy: requested.fromAbsoluteForm ? { ...table.headerPolicy, hostFromTarget: requested.host ?? '' } : table.headerPolicy,
     };
   }
@@ -267,7 +266,7 @@ export class ProxyServer {
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     const decision = this.#decide(req, secure);
-    const writeRaw = (answer: Answer): void => writeRawResponse(socket, answer.status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+    const writeRaw = (answer: Answer): void => writeRawAnswer(socket, answer);
     if (!('target' in decision)) return this.#answer(decision, writeRaw);
     const tunnel = (): void => tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, decision.exchange);
     if (decision.target.externalAuth === null) return tunnel();
@@ -340,17 +339,6 @@ class DispatcherCache {
   async close(): Promise<void> {
     await Promise.all([...this.#byKey.values()].map((dispatcher) => dispatcher.close()));
   }
-}
-
-/**
- * With use-forwarded-headers and a trusted peer, the X-Forwarded-For sent upstream is the client's
- * plus the peer, as ingress-nginx's $full_x_forwarded_for; otherwise Pier's own (the peer alone).
- */
-function forwardedChain(req: ClientRequest, table: RouteTable): { forwardedFor?: string } {
-  const peer = clientAddressOf(req.socket.remoteAddress);
-  const received = req.headers['x-forwarded-for'];
-  if (table.realIpFrom === null || received === undefined || !listed(table.realIpFrom, peer)) return {};
-  return { forwardedFor: `${Array.isArray(received) ? received.join(', ') : received}, ${peer}` };
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<number> {

@@ -7,7 +7,7 @@ import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, switchingProtocolsHead, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
 import { newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
-import { finishAnswer, runResponseStages, statusAnswer, type Exchange } from './pipeline.ts';
+import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange } from './pipeline.ts';
 import { wireProtocol } from './route-spec.ts';
 
 /** The head of a response written on a raw socket; the connection closes after it, which also ends a body without a length. */
@@ -24,10 +24,14 @@ export function writeRawResponse(socket: Duplex, status: number, headers: readon
   socket.end(head + body);
 }
 
+/** An answer of the proxy's own (pipeline.ts) on a raw socket, for upgrades. */
+export function writeRawAnswer(socket: Duplex, answer: Answer): void {
+  writeRawResponse(socket, answer.status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+}
+
 /** A status of the proxy's own on an upgrade's route, through the route's response stages. */
 function writeRouteStatus(socket: Duplex, status: number, target: Target, exchange: Exchange): void {
-  const answer = finishAnswer(statusAnswer(status), target.responseStages, exchange);
-  writeRawResponse(socket, status, ['content-type', answer.contentType, ...answer.headers], answer.body);
+  writeRawAnswer(socket, finishAnswer(statusAnswer(status), target.responseStages, exchange));
 }
 
 /** Sends the upgrade the stages left upstream; a 101 joins the sockets, any other answer is relayed through the response stages. */
