@@ -189,6 +189,7 @@ export function controllerArgs(options: {
   readonly electionId: string;
   readonly configMap: string;
   readonly watchIngressWithoutClass: boolean;
+  readonly authProxySetHeaders: boolean;
 }): string[] {
   return [
     `--election-id=${options.electionId}`,
@@ -199,5 +200,6 @@ export function controllerArgs(options: {
     `--https-port=${Ports.https}`,
     `--healthz-port=${Ports.metrics}`,
     ...(options.watchIngressWithoutClass ? ['--watch-ingress-without-class'] : []),
+    ...(options.authProxySetHeaders ? ['--enable-auth-proxy-set-headers'] : []),
   ];
 }

@@ -57,6 +57,13 @@ export interface PierChartProps {
    */
   readonly config?: Readonly<Record<string, string>>;
   /**
+   * Read the ConfigMaps that `auth-proxy-set-headers` annotations name
+   * (`--enable-auth-proxy-set-headers`): the controller then watches every ConfigMap of the
+   * cluster instead of its own alone. Off, such locations answer 503.
+   * @default false
+   */
+  readonly authProxySetHeaders?: boolean;
+  /**
    * Proxy worker processes per pod (`--workers`).
    * @default one per CPU of `resources.cpu.limitMillis` when set (read by the pod through the downward API), else 2
    */
@@ -78,6 +85,7 @@ export const PIER_DEFAULTS = {
   statusPublishing: { publishService: true },
   electionId: 'pier-leader',
   config: {},
+  authProxySetHeaders: false,
 } as const satisfies Omit<Required<PierChartProps>, 'workers' | 'resources'>;
 
 /** Everything `kubectl apply -f dist/` installs: one object per concern, the Namespace first. */
@@ -127,6 +135,7 @@ export class PierChart extends Chart {
           electionId: settings.electionId,
           configMap: configMap.reference,
           watchIngressWithoutClass: settings.watchIngressWithoutClass,
+          authProxySetHeaders: settings.authProxySetHeaders,
         }),
       ],
     });

@@ -60,6 +60,11 @@ const FLAGS = {
   configmap: { schema: namespacedName.optional(), help: "namespace/name of the controller's ConfigMap" },
   'tcp-services-configmap': { schema: namespacedName.optional(), help: 'accepted for compatibility; TCP services are not supported yet' },
   'udp-services-configmap': { schema: namespacedName.optional(), help: 'accepted for compatibility; UDP services are not supported yet' },
+  'enable-auth-proxy-set-headers': {
+    schema: booleanFlag.default(false),
+    help: "read the ConfigMaps auth-proxy-set-headers names (watches every ConfigMap of the watched namespaces; off: such locations answer 503)",
+    boolean: true,
+  },
   'annotations-prefix': { schema: z.string().min(1).default('nginx.ingress.kubernetes.io'), help: 'prefix of the annotations Pier reads' },
   'watch-namespace': { schema: z.string().min(1).optional(), help: 'watch only this namespace (default: all)' },
   'proxy-connect-timeout': { schema: duration.default(5000), help: 'timeout for connecting to an upstream (default 5s)' },

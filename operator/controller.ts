@@ -137,7 +137,7 @@ export async function runController(config: Config, log: Logger): Promise<number
   source = new ClusterSource(
     kc,
     store,
-    { watchNamespace: flags['watch-namespace'], configMap: flags.configmap },
+    { watchNamespace: flags['watch-namespace'], configMap: flags.configmap, allConfigMaps: flags['enable-auth-proxy-set-headers'] },
     { onChange: (kind) => recompute(kind), onPermission: (kind, problem) => setProblem(`watch ${kind}`, problem) },
     log,
   );

@@ -42,10 +42,15 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
     const { rps, rpsBurst, rpm, rpmBurst } = policy.rateLimit;
     parts.push(`limit ${[...(rps ? [`${rps}r/s burst ${rpsBurst}`] : []), ...(rpm ? [`${rpm}r/m burst ${rpmBurst}`] : [])].join(' and ')}`);
   }
+  if (policy.connectionLimit) parts.push(`limit ${policy.connectionLimit.connections} in progress per client`);
   if (policy.cors) parts.push(`cors ${policy.cors.origins.join(',')}`);
   if (policy.sourceRanges?.deny) parts.push(`deny ${policy.sourceRanges.deny.join(',')}`);
   if (policy.sourceRanges?.allow) parts.push(`allow only ${policy.sourceRanges.allow.join(',')}`);
-  if (policy.externalAuth) parts.push(`auth-url ${policy.externalAuth.url}${policy.externalAuth.signin ? ` (signin ${policy.externalAuth.signin})` : ''}`);
+  if (policy.externalAuth) {
+    const { url, signin, cache, proxySetHeaders } = policy.externalAuth;
+    const details = [...(signin ? [`signin ${signin}`] : []), ...(cache ? [`cache by ${cache.key}`] : []), ...(proxySetHeaders ? [`sets ${proxySetHeaders.filter((_, i) => i % 2 === 0).join(',')}`] : [])];
+    parts.push(`auth-url ${url}${details.length > 0 ? ` (${details.join(', ')})` : ''}`);
+  }
   if (policy.basicAuth) parts.push(`basic auth (${policy.basicAuth.credentials.users.length} users)`);
   if (policy.closed !== undefined) parts.push(`CLOSED (503): ${policy.closed}`);
   if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');

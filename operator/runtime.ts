@@ -31,6 +31,8 @@ export function routeOptionsFrom(flags: Config['flags'], now = Date.now(), cache
     annotationsPrefix: flags['annotations-prefix'],
     defaultSslCertificate: flags['default-ssl-certificate'] ?? null,
     configMap: flags.configmap ?? null,
+    // From files every ConfigMap is at hand; from a cluster, only with the flag (it widens the watch).
+    configMapsReadable: flags.manifests !== undefined || flags['enable-auth-proxy-set-headers'],
     now,
     ...caches,
   };

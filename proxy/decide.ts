@@ -5,7 +5,7 @@
 // passes the response stages. Pure, given the compiled table: it reads the request's data only.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteTable, Target } from './route-table.ts';
-import { finishAnswer, forwardedValue, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
+import { finishAnswer, finishExchange, forwardedValue, runStages, statusAnswer, upstreamRequestOf, type Answer, type Exchange } from './pipeline.ts';
 import { hostForMatching, pathForMatching } from './request-path.ts';
 import { readRequestTarget, type RequestTarget } from './request-target.ts';
 import { STATUS_BAD_REQUEST, STATUS_NOT_FOUND, STATUS_PAYLOAD_TOO_LARGE } from './errors.ts';
@@ -54,6 +54,7 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
     ...clientOf(table, req),
     upstream: upstreamRequestOf(req.method, requested.url),
     authCookies: null,
+    finishers: null,
   };
   const own = (answer: Answer, labels: RouteLabels | null, target: Target | null = null): Answered => ({
     answer: finishAnswer(answer, target ? target.responseStages : table.responseStages, exchange),
@@ -71,7 +72,11 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
   // nginx's client_max_body_size checks Content-Length before any rewrite or redirect runs.
   if (target.bodySizeLimit > 0 && declaredLengthOver(req.headers, target.bodySizeLimit)) return own(statusAnswer(STATUS_PAYLOAD_TOO_LARGE), target.labels, target);
   const answer = runStages(target.stages, exchange);
-  if (answer) return own(answer, target.labels, target);
+  if (answer) {
+    // The proxy's own answer is written at once: whatever a stage took for the exchange is given back now.
+    finishExchange(exchange);
+    return own(answer, target.labels, target);
+  }
   return { target, exchange };
 }
 

@@ -37,6 +37,8 @@ export interface Exchange {
   readonly upstream: UpstreamRequest;
   /** Set-Cookie values an auth sub-request answered with, for the client's answer (external auth); null when none. */
   authCookies: readonly string[] | null;
+  /** What runs once the exchange is over (answered, relayed or closed): a connection slot given back; null when nothing. */
+  finishers: (() => void)[] | null;
 }
 
 /** A response the proxy gives itself, instead of the backend's: a short text body by default. */
@@ -47,6 +49,12 @@ export interface Answer {
   readonly headers: readonly string[];
   readonly body: string;
 }
+
+/** What an asynchronous check (auth-url) decided: an answer for the client, or go on. */
+export type AuthOutcome = { readonly answer: Answer } | { readonly pass: true };
+
+/** auth-url's sub-request, compiled at swap time; it runs after the request stages. */
+export type AuthCheck = (exchange: Exchange, rawHeaders: readonly string[], requestId: string) => Promise<AuthOutcome>;
 
 /** One behaviour of a route, compiled at swap time: an answer, or null to go on. */
 export type RequestStage = (exchange: Exchange) => Answer | null;
@@ -64,6 +72,19 @@ export const NO_SET_HEADERS: readonly string[] = [];
 /** The upstream request a client request starts as. */
 export function upstreamRequestOf(method: string | undefined, url: string): UpstreamRequest {
   return { method: method ?? 'GET', url, host: null, setHeaders: NO_SET_HEADERS };
+}
+
+/** Runs `finisher` when the exchange is over (finishExchange). */
+export function onFinish(exchange: Exchange, finisher: () => void): void {
+  (exchange.finishers ??= []).push(finisher);
+}
+
+/** Runs the exchange's finishers, once. */
+export function finishExchange(exchange: Exchange): void {
+  const finishers = exchange.finishers;
+  if (finishers === null) return;
+  exchange.finishers = null;
+  for (const finisher of finishers) finisher();
 }
 
 /** Runs every response stage over `headers` (changed in place). */

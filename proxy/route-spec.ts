@@ -78,6 +78,8 @@ export interface LocationPolicy {
   readonly basicAuth?: BasicAuthPolicy;
   /** limit-rps, limit-rpm (with limit-burst-multiplier) and limit-allowlist. */
   readonly rateLimit?: RateLimitPolicy;
+  /** limit-connections (with limit-allowlist). */
+  readonly connectionLimit?: ConnectionLimitPolicy;
   /** auth-url and its companions: a sub-request decides. */
   readonly externalAuth?: ExternalAuthPolicy;
 }
@@ -97,6 +99,25 @@ export interface ExternalAuthPolicy {
   readonly requestRedirect?: string;
   /** auth-always-set-cookie: the auth answer's Set-Cookie goes on every answer, not only 2xx and 3xx. */
   readonly alwaysSetCookie: boolean;
+  /** auth-proxy-set-headers: name/value pairs (values may use nginx-variables.ts's variables) set on the auth sub-request. */
+  readonly proxySetHeaders?: readonly string[];
+  /** auth-cache-key and auth-cache-duration: verdicts kept per location and key. */
+  readonly cache?: AuthCachePolicy;
+}
+
+export interface AuthCachePolicy {
+  /** Whose entries these are: the Ingress and the location's path. */
+  readonly scope: string;
+  /** auth-cache-key, with nginx variables (nginx-variables.ts). */
+  readonly key: string;
+  /** auth-cache-duration: for which statuses, how long; the first that lists a status applies. */
+  readonly durations: readonly AuthCacheDuration[];
+}
+
+export interface AuthCacheDuration {
+  /** Statuses; absent: nginx's 200, 301, 302; `any`: every status. */
+  readonly codes?: readonly number[] | 'any';
+  readonly ms: number;
 }
 
 export interface RateLimitPolicy {
@@ -111,6 +132,17 @@ export interface RateLimitPolicy {
   /** Client CIDRs never limited. */
   readonly allowlist: readonly string[];
   /** ConfigMap limit-req-status-code (503). */
+  readonly status: number;
+}
+
+export interface ConnectionLimitPolicy {
+  /** The state's owner: one Ingress's locations share it, as ingress-nginx's zones. */
+  readonly zone: string;
+  /** limit-connections: requests in progress per client address. */
+  readonly connections: number;
+  /** Client CIDRs never limited (limit-allowlist). */
+  readonly allowlist: readonly string[];
+  /** ConfigMap limit-conn-status-code (503). */
   readonly status: number;
 }
 

@@ -6,9 +6,9 @@ import type { BlockList } from 'node:net';
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, ExternalAuthPolicy, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
+import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
-import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type RequestStage, type ResponseStage } from './pipeline.ts';
+import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type AuthCheck, type RequestStage, type ResponseStage } from './pipeline.ts';
 
 /**
  * A Service port with its ready endpoints, and where round-robin is. Its endpoints can be replaced
@@ -74,8 +74,8 @@ export interface Target {
   readonly nextUpstream: NextUpstreamPolicy;
   /** custom-http-errors: the statuses replaced by the error backend's answer (null upstream: the built-in 404). */
   readonly errorPages: { readonly codes: ReadonlySet<number>; readonly upstream: Upstream | null } | null;
-  /** auth-url: asked before forwarding (external-auth.ts), or null. */
-  readonly externalAuth: ExternalAuthPolicy | null;
+  /** auth-url: asked after the request stages, before forwarding (external-auth.ts), or null. */
+  readonly externalAuth: AuthCheck | null;
 }
 
 /** What a target's stages are compiled from. */
@@ -94,12 +94,14 @@ export interface TableSettings {
 export interface CompiledStages {
   readonly request: readonly RequestStage[];
   readonly response: readonly ResponseStage[];
+  /** auth-url's sub-request, or null. */
+  readonly externalAuth: AuthCheck | null;
 }
 
 /** Builds a target's stages from its policy and the table's settings; the proxy server supplies it. */
 export type StageCompiler = (target: TargetPolicy, settings: TableSettings) => CompiledStages;
 
-const NO_COMPILED_STAGES: CompiledStages = { request: NO_STAGES, response: NO_RESPONSE_STAGES };
+const NO_COMPILED_STAGES: CompiledStages = { request: NO_STAGES, response: NO_RESPONSE_STAGES, externalAuth: null };
 const NO_STAGE_COMPILER: StageCompiler = () => NO_COMPILED_STAGES;
 
 function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec | FallbackSpec, table: TableStages): Target {
@@ -116,7 +118,7 @@ function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec
     bodySizeLimit: from.bodySizeLimit ?? table.bodySizeLimit,
     timeouts: from.timeouts ? { ...table.timeouts, ...from.timeouts } : table.timeouts,
     nextUpstream: from.nextUpstream ?? table.nextUpstream,
-    externalAuth: from.externalAuth ?? null,
+    externalAuth: compiled.externalAuth,
     errorPages: from.customErrors ? { codes: new Set(from.customErrors.codes), upstream: from.customErrors.upstream === null ? null : table.upstreamOf(from.customErrors.upstream) } : null,
   };
 }

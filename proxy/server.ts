@@ -10,12 +10,12 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { ExternalAuthPolicy, RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
+import type { RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
 import { RouteTable, type StageCompiler } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
-import { finishAnswer, type Answer, type Exchange } from './pipeline.ts';
-import { checkExternalAuth } from './external-auth.ts';
+import { finishAnswer, finishExchange, type Answer, type AuthCheck, type Exchange } from './pipeline.ts';
+import { AuthCache } from './auth-cache.ts';
 import { decide, type Answered, type Forwarded } from './decide.ts';
 import type { OutgoingRequest } from './headers.ts';
 import { STATUS_NOT_FOUND } from './errors.ts';
@@ -109,7 +109,8 @@ export class ProxyServer {
   constructor(options: ProxyOptions, metrics: ProxyMetrics) {
     this.#options = options;
     this.#metrics = metrics;
-    this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix, rateLimits: new Map() });
+    const auth = { dispatcher: (protocol: WireProtocol, connectMs: number) => this.#dispatchers.for(protocol, connectMs), connectMs: options.timeouts.connectMs, readMs: options.timeouts.readMs, cache: new AuthCache() };
+    this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix, rateLimits: new Map(), connectionLimits: new Map(), auth });
     this.#dispatchers = new DispatcherCache(options.timeouts);
     this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
     this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();
@@ -259,7 +260,9 @@ export class ProxyServer {
   #handle(req: ClientRequest, res: ClientResponse, secure: boolean): void {
     const decision = this.#decide(req, secure);
     if (!('target' in decision)) return this.#answer(decision, (answer) => writeAnswer(res, answer));
-    const forward = (): void => forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, decision.exchange);
+    const { exchange } = decision;
+    if (exchange.finishers !== null) res.once('close', () => finishExchange(exchange));
+    const forward = (): void => forwardRequest(req, res, decision.target, decision.outgoing, this.#deps, exchange);
     if (decision.target.externalAuth === null) return forward();
     this.#authorize(req, decision, forward, (answer) => writeAnswer(res, answer));
   }
@@ -268,7 +271,9 @@ export class ProxyServer {
     const decision = this.#decide(req, secure);
     const writeRaw = (answer: Answer): void => writeRawAnswer(socket, answer);
     if (!('target' in decision)) return this.#answer(decision, writeRaw);
-    const tunnel = (): void => tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, decision.exchange);
+    const { exchange } = decision;
+    if (exchange.finishers !== null) socket.once('close', () => finishExchange(exchange));
+    const tunnel = (): void => tunnelUpgrade(req, socket, head, decision.target, decision.outgoing, this.#deps, exchange);
     if (decision.target.externalAuth === null) return tunnel();
     this.#authorize(req, decision, tunnel, writeRaw);
   }
@@ -281,12 +286,11 @@ export class ProxyServer {
   /** auth-url: the sub-request first, then forward, or the auth service's answer through the route's response stages. */
   #authorize(req: IncomingMessage | ClientRequest, decision: Forwarded & { readonly outgoing: OutgoingRequest }, forward: () => void, write: (answer: Answer) => void): void {
     const { target, exchange } = decision;
-    const policy = target.externalAuth as ExternalAuthPolicy;
+    const check = target.externalAuth as AuthCheck;
     const received = req.headers['x-request-id'];
     const requestId = (Array.isArray(received) ? received[0] : received) || newRequestId();
     exchange.upstream.setHeaders = [...exchange.upstream.setHeaders, 'x-request-id', requestId];
-    const { connectMs, readMs } = this.#options.timeouts;
-    void checkExternalAuth(policy, exchange, req.rawHeaders, requestId, { dispatcher: this.#deps.dispatcher, connectMs, readMs }).then((outcome) => {
+    void check(exchange, req.rawHeaders, requestId).then((outcome) => {
       if ('pass' in outcome) return forward();
       this.#answer({ answer: finishAnswer(outcome.answer, target.responseStages, exchange), labels: target.labels }, write);
     });

@@ -9,7 +9,8 @@ import type { CompiledStages, StageCompiler, TableSettings, TargetPolicy } from 
 import { NO_RESPONSE_STAGES, forwardedValue, statusAnswer, type Answer, type Exchange, type RequestStage, type ResponseStage } from './pipeline.ts';
 import { corsStages } from './cors.ts';
 import { basicAuthStage } from './basic-auth.ts';
-import { authCookieStage } from './external-auth.ts';
+import { authCookieStage, externalAuthCheck, type AuthEnvironment } from './external-auth.ts';
+import { ConnectionLimit, connectionLimitStage } from './connection-limit.ts';
 import { compileCapturePattern } from './path-regex.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
 import { blockListOf, listed } from './source-ranges.ts';
@@ -25,6 +26,10 @@ export interface StageEnvironment {
   readonly redirectPortSuffix: () => string;
   /** Rate-limit state by zone, kept across swaps (a swap doesn't give every client a fresh allowance). */
   readonly rateLimits: Map<string, readonly RequestRateLimit[]>;
+  /** limit-connections state by zone, kept across swaps (requests in progress stay counted). */
+  readonly connectionLimits: Map<string, ConnectionLimit>;
+  /** What auth-url's sub-request is sent with; absent where nothing is sent (route-engine tables). */
+  readonly auth?: AuthEnvironment;
 }
 
 export function stageCompiler(environment: StageEnvironment): StageCompiler {
@@ -33,7 +38,7 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     const request: RequestStage[] = [];
     const response: ResponseStage[] = [];
     // A location whose guard is invalid answers 503 and nothing else (ingress-nginx's denied location).
-    if (policy.closed !== undefined) return { request: [() => statusAnswer(STATUS_UNAVAILABLE)], response: NO_RESPONSE_STAGES };
+    if (policy.closed !== undefined) return { request: [() => statusAnswer(STATUS_UNAVAILABLE)], response: NO_RESPONSE_STAGES, externalAuth: null };
     if (policy.appRoot !== undefined) request.push(appRootStage(policy.appRoot));
     if (policy.cors !== undefined) {
       const cors = corsStages(policy.cors);
@@ -47,12 +52,15 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
       request.push(httpsRedirectStage(policy, settings, environment));
     }
     // nginx's limit_req runs in the preaccess phase, then allow/deny and auth in the access phase.
+    // ingress-nginx applies limit-connections, then limit-rpm and limit-rps.
+    if (policy.connectionLimit !== undefined) request.push(connectionLimitStage(policy.connectionLimit, environment.connectionLimits));
     if (policy.rateLimit !== undefined) request.push(rateLimitStage(policy.rateLimit, environment.rateLimits));
     if (policy.sourceRanges !== undefined) request.push(sourceRangeStage(policy.sourceRanges));
     if (policy.basicAuth !== undefined) request.push(basicAuthStage(policy.basicAuth));
     // auth-url's sub-request is asynchronous: the server runs it after these stages (external-auth.ts).
     if (policy.externalAuth !== undefined) response.push(authCookieStage(policy.externalAuth.alwaysSetCookie));
-    return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response };
+    const externalAuth = policy.externalAuth !== undefined && environment.auth !== undefined ? externalAuthCheck(policy.externalAuth, environment.auth) : null;
+    return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response, externalAuth };
   };
 }
 

@@ -20,13 +20,15 @@ function htpasswdUsers(text: string): [string, string][] {
   return users;
 }
 
-export function resolveBasicAuth(snapshot: Snapshot, namespace: string, config: BasicAuthConfig): BasicAuthResolution {
+export function resolveBasicAuth(snapshot: Snapshot, namespace: string, config: BasicAuthConfig, crossNamespace: boolean): BasicAuthResolution {
   if (config.invalid.length > 0) return { closed: `invalid ${config.invalid.join(', ')}`, warning: '' };
   if (config.type === undefined) return {};
   const close = (why: string): BasicAuthResolution => ({ closed: why, warning: `${why}; the location is closed: its requests answer 503` });
   if (config.type === 'digest') return close('auth-type digest is not supported by Pier');
   if (config.secret === undefined) return close('auth-type basic needs auth-secret');
   const [secretNamespace, name] = config.secret.includes('/') ? (config.secret.split('/') as [string, string]) : [namespace, config.secret];
+  // As ingress-nginx (allow-cross-namespace-resources, off by default): an Ingress can't borrow another namespace's users.
+  if (secretNamespace !== namespace && !crossNamespace) return close(`auth-secret ${secretNamespace}/${name} is in another namespace, which the ConfigMap's allow-cross-namespace-resources doesn't allow`);
   const secret = snapshot.secrets.get(`${secretNamespace}/${name}`);
   if (!secret) return close(`auth-secret ${secretNamespace}/${name} not found`);
   const users = config.secretType === 'auth-map'

@@ -26,6 +26,7 @@ import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type HostRed
 import { compilePathRegex } from '../../proxy/path-regex.ts';
 import { locationPolicy, rewrites, type LocationGuard } from './location-policy.ts';
 import { resolveBasicAuth } from './basic-auth.ts';
+import { resolveAuthProxySetHeaders } from './auth-proxy-headers.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
 import { controllerSettings, type ControllerSettings } from './https-settings.ts';
 
@@ -276,13 +277,22 @@ function conflictMessage(ing: IngressContext, holder: ObjectRef, what: string): 
   return holder === ing.ref ? `${what} is listed twice in this Ingress; the first one is used` : `${what} is already served by Ingress ${describeRef(holder)}, which is older; this path is ignored`;
 }
 
-/** The guards every location of the Ingress gets: an unsupported guard key or an unusable auth Secret closes them. */
+/** The guards every location of the Ingress gets: an unsupported guard key, an unusable auth Secret or auth-proxy-set-headers ConfigMap closes them. */
 function guardOf(context: Context, ref: ObjectRef, annotations: IngressAnnotations, unsupportedGuards: readonly string[], warn: IngressContext['warn']): LocationGuard {
-  const basic = resolveBasicAuth(context.snapshot, ref.namespace, annotations.basicAuth);
+  const crossNamespace = context.settings.crossNamespaceResources;
+  const basic = resolveBasicAuth(context.snapshot, ref.namespace, annotations.basicAuth, crossNamespace);
   if ('closed' in basic && basic.warning) warn('AuthSecretInvalid', basic.warning);
-  const closed = [...(unsupportedGuards.length > 0 ? [`unsupported ${unsupportedGuards.join(', ')}`] : []), ...('closed' in basic ? [basic.closed] : [])];
+  const auth = annotations.externalAuth;
+  const setHeaders = auth.url === undefined || auth.proxySetHeaders === undefined
+    ? { headers: [] }
+    : resolveAuthProxySetHeaders(context.snapshot, ref.namespace, auth.proxySetHeaders, { crossNamespace, configMapsReadable: context.options.configMapsReadable ?? true });
+  if ('closed' in setHeaders && setHeaders.warning) warn('AuthConfigMapInvalid', setHeaders.warning);
+  const closed = [...(unsupportedGuards.length > 0 ? [`unsupported ${unsupportedGuards.join(', ')}`] : []), ...('closed' in basic ? [basic.closed] : []), ...('closed' in setHeaders ? [setHeaders.closed] : [])];
   if (closed.length > 0) return { closed: closed.join('; ') };
-  return 'basicAuth' in basic && basic.basicAuth ? { basicAuth: basic.basicAuth } : {};
+  return {
+    ...('basicAuth' in basic && basic.basicAuth ? { basicAuth: basic.basicAuth } : {}),
+    ...('headers' in setHeaders && setHeaders.headers.length > 0 ? { authProxySetHeaders: setHeaders.headers } : {}),
+  };
 }
 
 /** Step 4: one served Ingress into routes: its annotations, its default backend, then each rule's paths. */

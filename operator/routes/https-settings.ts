@@ -42,6 +42,8 @@ const KEYS = {
   'denylist-source-range': z.string().optional(),
   'proxy-real-ip-cidr': z.string().optional(),
   'limit-req-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
+  'limit-conn-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
+  'allow-cross-namespace-resources': flag.default(false),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -72,6 +74,10 @@ export interface ControllerSettings {
   readonly realIpFrom: readonly string[] | null;
   /** ConfigMap limit-req-status-code: the answer to a rate-limited request. */
   readonly limitReqStatus: number;
+  /** ConfigMap limit-conn-status-code: the answer to a request over limit-connections. */
+  readonly limitConnStatus: number;
+  /** ConfigMap allow-cross-namespace-resources: annotations may name a Secret or ConfigMap of another namespace. */
+  readonly crossNamespaceResources: boolean;
 }
 
 /** A ConfigMap CIDR list: its CIDRs, or `invalid` when it can't be read (then it closes the locations it applies to). */
@@ -137,6 +143,8 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       sourceRanges: { allow: cidrSetting('whitelist-source-range', v['whitelist-source-range'], problems), deny: cidrSetting('denylist-source-range', v['denylist-source-range'], problems) },
       realIpFrom: realIpSetting(v['use-forwarded-headers'], v['proxy-real-ip-cidr'], problems),
       limitReqStatus: v['limit-req-status-code'],
+      limitConnStatus: v['limit-conn-status-code'],
+      crossNamespaceResources: v['allow-cross-namespace-resources'],
     },
     problems,
   };

@@ -22,6 +22,8 @@ export interface LocationInput {
 
 export interface LocationGuard {
   readonly basicAuth?: BasicAuthPolicy;
+  /** auth-proxy-set-headers: its ConfigMap's headers, flat name/value. */
+  readonly authProxySetHeaders?: readonly string[];
   readonly closed?: string;
 }
 
@@ -64,8 +66,13 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
     const burst = limits.burstMultiplier;
     policy.rateLimit = { zone: input.zone, rps: limits.rps, rpsBurst: limits.rps * burst, rpm: limits.rpm, rpmBurst: limits.rpm * burst, allowlist: limits.allowlist, status: settings.limitReqStatus };
   }
+  if (limits.connections > 0) policy.connectionLimit = { zone: input.zone, connections: limits.connections, allowlist: limits.allowlist, status: settings.limitConnStatus };
   const auth = annotations.externalAuth;
-  if (auth.invalidUrl) policy.closed = policy.closed === undefined ? 'invalid auth-url' : `${policy.closed}; invalid auth-url`;
+  const close = (why: string): void => {
+    policy.closed = policy.closed === undefined ? why : `${policy.closed}; ${why}`;
+  };
+  if (auth.invalidUrl) close('invalid auth-url');
+  else if (auth.url !== undefined && auth.cacheDurations === undefined) close('invalid auth-cache-duration');
   else if (auth.url !== undefined) {
     policy.externalAuth = {
       url: auth.url,
@@ -75,6 +82,8 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
       responseHeaders: auth.responseHeaders,
       ...(auth.requestRedirect !== undefined ? { requestRedirect: auth.requestRedirect } : {}),
       alwaysSetCookie: auth.alwaysSetCookie,
+      ...(input.guard.authProxySetHeaders !== undefined ? { proxySetHeaders: input.guard.authProxySetHeaders } : {}),
+      ...(auth.cacheKey !== undefined && auth.cacheDurations !== undefined ? { cache: { scope: `${input.zone} ${path ?? ''}`, key: auth.cacheKey, durations: auth.cacheDurations } } : {}),
     };
   }
   const { enabled, ...cors } = annotations.cors;

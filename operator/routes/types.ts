@@ -30,7 +30,8 @@ export type WarningReason =
   | 'InvalidConfigMap'
   | 'RedirectHostConflict'
   | 'AliasConflict'
-  | 'AuthSecretInvalid';
+  | 'AuthSecretInvalid'
+  | 'AuthConfigMapInvalid';
 
 export interface RouteWarning {
   readonly kind: string;
@@ -88,6 +89,8 @@ export interface RouteOptions {
   readonly now?: number;
   /** Remembers parsed certificates between computations, so unchanged Secrets aren't parsed again. */
   readonly certificateCache?: CertificateCache;
+  /** ConfigMaps other than the controller's are in the snapshot (pier serve, or --enable-auth-proxy-set-headers); absent: true. */
+  readonly configMapsReadable?: boolean;
   /** Remembers each Ingress's annotations, read once per object. */
   readonly annotationCache?: AnnotationCache;
 }

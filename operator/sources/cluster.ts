@@ -70,6 +70,8 @@ export interface ClusterSourceOptions {
   readonly watchNamespace: string | undefined;
   /** The controller's ConfigMap, watched by name when set. */
   readonly configMap: { namespace: string; name: string } | undefined;
+  /** --enable-auth-proxy-set-headers: every ConfigMap of the watched namespaces (the controller's among them). */
+  readonly allConfigMaps?: boolean;
 }
 
 export interface ClusterSourceEvents {
@@ -119,7 +121,15 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
       list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: readableSecrets }) : core.listSecretForAllNamespaces({ fieldSelector: readableSecrets })),
     },
   ];
-  if (options.configMap) {
+  if (options.allConfigMaps) {
+    // The controller's ConfigMap must be in the watch too: one namespace only when it is that one.
+    const namespace = ns !== undefined && (options.configMap === undefined || options.configMap.namespace === ns) ? ns : undefined;
+    kinds.push({
+      kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: undefined,
+      path: collectionPath('', 'configmaps', namespace),
+      list: () => (namespace ? core.listNamespacedConfigMap({ namespace }) : core.listConfigMapForAllNamespaces()),
+    });
+  } else if (options.configMap) {
     const { namespace, name } = options.configMap;
     const byName = `metadata.name=${name}`;
     kinds.push({

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { closedPort, Resources, send, startUpstream } from '../helpers/upstreams.ts';
 import { simpleIngress } from '../helpers/objects.ts';
+import type { KubeObject } from '../../operator/model.ts';
 import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { localService, startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
@@ -120,5 +121,101 @@ describe('external auth (auth-url)', { timeout: 30_000 }, () => {
     assert.equal(statusOf(refused), 401);
     const allowed = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: app.example\r\nCookie: session=ok\r\n${WEBSOCKET_UPGRADE}\r\n`);
     assert.equal(statusOf(allowed), 101);
+  });
+});
+
+describe('auth-cache-key and auth-proxy-set-headers on real sockets', { timeout: 30_000 }, () => {
+  const resources = new Resources();
+  let proxy: TlsProxy;
+  let objects: KubeObject[];
+  const authCalls: AuthCall[] = [];
+  const backendSaw: IncomingHttpHeaders[] = [];
+  const callsFor = (token: string): number => authCalls.filter((call) => call.headers.authorization === `Bearer ${token}`).length;
+
+  before(async () => {
+    // Bearer tokens as an API gateway's auth service sees them: alice is let in, "no-store" and
+    // "cookie" are let in with answers a cache must not keep, anyone else is refused.
+    const auth = await startUpstream(resources, (req, res) => {
+      authCalls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: 0 });
+      const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      if (token === 'alice') res.writeHead(200, { 'x-auth-request-user': 'alice' });
+      else if (token === 'no-store') res.writeHead(200, { 'x-auth-request-user': 'no-store', 'cache-control': 'no-store' });
+      else if (token === 'cookie') res.writeHead(200, { 'x-auth-request-user': 'cookie', 'set-cookie': 'seen=1' });
+      else res.writeHead(401, { 'www-authenticate': 'Bearer realm="api"' });
+      res.end();
+    });
+    const backend = await startUpstream(resources, (req, res) => {
+      backendSaw.push(req.headers);
+      res.end('backend');
+    });
+    proxy = await startTlsProxy(resources);
+    const cached = {
+      [`${A}/auth-url`]: `http://127.0.0.1:${auth.port}/verify`,
+      [`${A}/auth-cache-key`]: '$http_authorization',
+      [`${A}/auth-response-headers`]: 'X-Auth-Request-User',
+      [`${A}/auth-proxy-set-headers`]: 'auth-headers',
+    };
+    objects = [
+      ...localService('api', backend.port),
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'auth-headers', namespace: 'default' }, data: { 'X-Auth-Tenant': 'shop', 'X-Original-Path': '$request_uri', 'X-Client': '$remote_addr' } } as KubeObject,
+      simpleIngress('cached', 'cached.example', '/', 'api', { annotations: cached }),
+      simpleIngress('other', 'other.example', '/', 'api', { annotations: cached }),
+      simpleIngress('no-map', 'nomap.example', '/', 'api', { annotations: { ...cached, [`${A}/auth-proxy-set-headers`]: 'missing' } }),
+    ];
+    proxy.apply(objects);
+  });
+  after(() => resources.closeAll());
+
+  const asUser = (host: string, token: string, path = '/') => send(proxy.http, { host, path, headers: ['Authorization', `Bearer ${token}`] });
+
+  it('asks the auth service once per key while its verdict is fresh, and copies the kept headers upstream every time', async () => {
+    backendSaw.length = 0;
+    const answers = [await asUser('cached.example', 'alice'), await asUser('cached.example', 'alice'), await asUser('cached.example', 'alice')];
+    assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200]);
+    assert.equal(callsFor('alice'), 1);
+    assert.deepEqual(backendSaw.map((headers) => headers['x-auth-request-user']), ['alice', 'alice', 'alice']);
+  });
+
+  it('keeps a 401 too (ingress-nginx\'s default 200 202 401 5m), with its WWW-Authenticate', async () => {
+    const answers = [await asUser('cached.example', 'mallory'), await asUser('cached.example', 'mallory')];
+    assert.deepEqual(answers.map((answer) => [answer.status, answer.headers['www-authenticate']]), [[401, 'Bearer realm="api"'], [401, 'Bearer realm="api"']]);
+    assert.equal(callsFor('mallory'), 1);
+  });
+
+  it('keeps no verdict whose answer says no-store or sets a cookie', async () => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await asUser('cached.example', 'no-store')).status, 200);
+      assert.equal((await asUser('cached.example', 'cookie')).status, 200);
+    }
+    assert.deepEqual([callsFor('no-store'), callsFor('cookie')], [2, 2]);
+  });
+
+  it('keeps each location\'s verdicts apart: the same key on another host asks again', async () => {
+    const before = callsFor('alice');
+    assert.equal((await asUser('other.example', 'alice')).status, 200);
+    assert.equal(callsFor('alice'), before + 1);
+  });
+
+  it('keeps the verdicts across a route-table swap', async () => {
+    const before = callsFor('alice');
+    proxy.apply(objects);
+    assert.equal((await asUser('cached.example', 'alice')).status, 200);
+    assert.equal(callsFor('alice'), before);
+  });
+
+  it('sends the ConfigMap\'s headers, nginx variables filled in, to the auth service and not to the backend', async () => {
+    backendSaw.length = 0;
+    assert.equal((await asUser('cached.example', 'fresh-token', '/orders?page=2')).status, 401);
+    const call = authCalls.at(-1) as AuthCall;
+    assert.deepEqual([call.headers['x-auth-tenant'], call.headers['x-original-path'], call.headers['x-client']], ['shop', '/orders?page=2', '127.0.0.1']);
+    assert.equal((await asUser('cached.example', 'alice')).status, 200);
+    assert.equal(backendSaw[0]?.['x-auth-tenant'], undefined);
+  });
+
+  it('closes a location whose auth-proxy-set-headers ConfigMap doesn\'t exist: 503, and neither service is asked', async () => {
+    const calls = authCalls.length;
+    backendSaw.length = 0;
+    assert.equal((await asUser('nomap.example', 'alice')).status, 503);
+    assert.deepEqual([authCalls.length, backendSaw.length], [calls, 0]);
   });
 });

@@ -24,8 +24,11 @@ const DEFAULTS: IngressAnnotations = {
   errors: { customHttpErrors: undefined, defaultBackend: undefined },
   sourceRanges: { allow: undefined, deny: undefined, invalid: [] },
   basicAuth: { type: undefined, secret: undefined, secretType: 'auth-file', realm: '', invalid: [] },
-  externalAuth: { url: undefined, invalidUrl: false, method: undefined, signin: undefined, signinRedirectParam: 'rd', responseHeaders: [], requestRedirect: undefined, alwaysSetCookie: false },
-  rateLimits: { rps: 0, rpm: 0, burstMultiplier: 5, allowlist: [] },
+  externalAuth: {
+    url: undefined, invalidUrl: false, method: undefined, signin: undefined, signinRedirectParam: 'rd', responseHeaders: [], requestRedirect: undefined, alwaysSetCookie: false,
+    cacheKey: undefined, cacheDurations: [{ codes: [200, 202, 401], ms: 300_000 }], proxySetHeaders: undefined, keepalive: { connections: 0, requests: 1000, timeoutSeconds: 60, shareVars: false },
+  },
+  rateLimits: { rps: 0, rpm: 0, connections: 0, burstMultiplier: 5, allowlist: [] },
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
@@ -59,8 +62,8 @@ describe('reading an Ingress\'s annotations', () => {
     },
     {
       name: 'An ingress-nginx key Pier doesn\'t implement yet is reported with its family',
-      annotations: { [`${PREFIX}/limit-connections`]: '5' },
-      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/limit-connections: annotation nginx.ingress.kubernetes.io/limit-connections (ingress-nginx rate limits) is not supported by Pier yet; ignored'],
+      annotations: { [`${PREFIX}/limit-rate`]: '100k' },
+      problems: ['UnsupportedAnnotation nginx.ingress.kubernetes.io/limit-rate: annotation nginx.ingress.kubernetes.io/limit-rate (ingress-nginx rate limits) is not supported by Pier yet; ignored'],
     },
     {
       name: 'A guard Pier doesn\'t implement yet closes the Ingress\'s locations instead of publishing them unguarded',
@@ -178,16 +181,49 @@ describe('reading an Ingress\'s annotations', () => {
       config: { externalAuth: { ...DEFAULTS.externalAuth, invalidUrl: true } },
       problems: [`InvalidAnnotation ${PREFIX}/auth-url: annotation ${PREFIX}/auth-url: "https://$host/oauth2/auth" is invalid (nginx variables are not evaluated by Pier); the location is closed: its requests answer 503 until the value is fixed`],
     },
+    {
+      name: 'auth-cache-key with nginx variables and auth-cache-duration per status, as ingress-nginx\'s docs show them',
+      annotations: { [`${PREFIX}/auth-url`]: 'http://auth.example/check', [`${PREFIX}/auth-cache-key`]: '$remote_user$http_authorization', [`${PREFIX}/auth-cache-duration`]: '200 202 10m, 401 5m' },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, url: 'http://auth.example/check', cacheKey: '$remote_user$http_authorization', cacheDurations: [{ codes: [200, 202], ms: 600_000 }, { codes: [401], ms: 300_000 }] } },
+    },
+    {
+      name: 'An auth-cache-key with a variable Pier doesn\'t evaluate is ignored with a warning: every request asks the service',
+      annotations: { [`${PREFIX}/auth-cache-key`]: '$ssl_client_s_dn' },
+      problems: [`InvalidAnnotation ${PREFIX}/auth-cache-key: annotation ${PREFIX}/auth-cache-key: "$ssl_client_s_dn" is invalid (uses $ssl_client_s_dn, which Pier doesn't evaluate (it does $remote_user, $remote_addr, $host, $http_<header>, $cookie_<name>, $arg_<name>, $request_uri, $uri, $scheme...)); ignored: every request asks the auth service`],
+    },
+    {
+      name: 'auth-proxy-set-headers names a ConfigMap of the Ingress\'s namespace, or another with its namespace',
+      annotations: { [`${PREFIX}/auth-proxy-set-headers`]: 'auth/headers' },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, proxySetHeaders: 'auth/headers' } },
+    },
+    {
+      name: 'An auth-proxy-set-headers value that can\'t be a ConfigMap name closes the location',
+      annotations: { [`${PREFIX}/auth-proxy-set-headers`]: 'my headers' },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, proxySetHeaders: 'invalid' } },
+      problems: [`InvalidAnnotation ${PREFIX}/auth-proxy-set-headers: annotation ${PREFIX}/auth-proxy-set-headers: "my headers" is invalid (must be a ConfigMap name or namespace/name); the location is closed: its requests answer 503 until the value is fixed`],
+    },
+    {
+      name: 'The auth keepalive keys are read as ingress-nginx reads them; a non-positive request count is ignored with a warning',
+      annotations: { [`${PREFIX}/auth-keepalive`]: '10', [`${PREFIX}/auth-keepalive-share-vars`]: 'true', [`${PREFIX}/auth-keepalive-requests`]: '0', [`${PREFIX}/auth-keepalive-timeout`]: '30' },
+      config: { externalAuth: { ...DEFAULTS.externalAuth, keepalive: { connections: 10, requests: 1000, timeoutSeconds: 30, shareVars: true } } },
+      problems: [ignored('auth-keepalive-requests', '0', 'must be more than 0')],
+    },
     // rate limits (ingress-nginx's ratelimit parser)
     {
       name: 'limit-rps, limit-rpm, limit-burst-multiplier and limit-whitelist are read as ingress-nginx reads them',
       annotations: { [`${PREFIX}/limit-rps`]: '10', [`${PREFIX}/limit-rpm`]: '300', [`${PREFIX}/limit-burst-multiplier`]: '2', [`${PREFIX}/limit-whitelist`]: '10.0.0.0/8' },
-      config: { rateLimits: { rps: 10, rpm: 300, burstMultiplier: 2, allowlist: ['10.0.0.0/8'] } },
+      config: { rateLimits: { rps: 10, rpm: 300, connections: 0, burstMultiplier: 2, allowlist: ['10.0.0.0/8'] } },
+    },
+    { name: 'limit-connections is a number of requests in progress per client', annotations: { [`${PREFIX}/limit-connections`]: '2' }, config: { rateLimits: { ...DEFAULTS.rateLimits, connections: 2 } } },
+    {
+      name: 'A negative limit-connections is ignored with a warning',
+      annotations: { [`${PREFIX}/limit-connections`]: '-1' },
+      problems: [ignored('limit-connections', '-1', 'must be a whole number of requests')],
     },
     {
       name: 'An unreadable limit-allowlist is ignored: the limits then apply to every client',
       annotations: { [`${PREFIX}/limit-rps`]: '1', [`${PREFIX}/limit-allowlist`]: 'office' },
-      config: { rateLimits: { rps: 1, rpm: 0, burstMultiplier: 5, allowlist: [] } },
+      config: { rateLimits: { ...DEFAULTS.rateLimits, rps: 1 } },
       problems: [`InvalidAnnotation ${PREFIX}/limit-allowlist: annotation ${PREFIX}/limit-allowlist: "office" is invalid ("office" is not an IPv4 or IPv6 address or CIDR); ignored: the limits apply to every client`],
     },
     // source ranges (ipallowlist, ipdenylist)
@@ -244,6 +280,28 @@ describe('reading an Ingress\'s annotations', () => {
       const { config, problems } = readAnnotations(ingressWith(testCase.annotations), testCase.prefix ?? PREFIX);
       assert.deepEqual(config, { ...DEFAULTS, ...testCase.config });
       assert.deepEqual(problems.map((problem) => `${problem.reason} ${problem.key}: ${problem.message}`), testCase.problems ?? []);
+    });
+  }
+
+  // ingress-nginx's authreq TestCacheDurationAnnotations and TestParseStringToCacheDurations, in Pier's terms.
+  const durationCases: { value: string; durations: unknown }[] = [
+    { value: '', durations: DEFAULTS.externalAuth.cacheDurations },
+    { value: '  ', durations: DEFAULTS.externalAuth.cacheDurations },
+    { value: '5m', durations: [{ ms: 300_000 }] },
+    { value: '200 202 10m, 401 5m', durations: [{ codes: [200, 202], ms: 600_000 }, { codes: [401], ms: 300_000 }] },
+    { value: ',5m,,401 10m,', durations: [{ ms: 300_000 }, { codes: [401], ms: 600_000 }] },
+    { value: '200 202 401 5m, 418 30m', durations: [{ codes: [200, 202, 401], ms: 300_000 }, { codes: [418], ms: 1_800_000 }] },
+    { value: 'any 1h 30m', durations: [{ codes: 'any', ms: 5_400_000 }] },
+    { value: '200', durations: undefined },
+    { value: '5m, xaxax', durations: undefined },
+    { value: '5m 200', durations: undefined },
+    { value: ',200,', durations: undefined },
+  ];
+  for (const { value, durations } of durationCases) {
+    it(`auth-cache-duration "${value}" is ${durations === undefined ? 'invalid, which closes the location' : 'read as nginx\'s proxy_cache_valid lines'}`, () => {
+      const { config, problems } = readAnnotations(ingressWith({ [`${PREFIX}/auth-url`]: 'http://auth.example/', [`${PREFIX}/auth-cache-duration`]: value }), PREFIX);
+      assert.deepEqual(config.externalAuth.cacheDurations, durations);
+      assert.equal(problems.length, durations === undefined ? 1 : 0);
     });
   }
 

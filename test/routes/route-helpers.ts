@@ -56,7 +56,7 @@ export interface RequestOptions {
  * what the stages changed (`host=`, set headers) for a forwarded one.
  */
 export function outcomeOf(result: RouteComputation, hostHeader: string, url: string, options: RequestOptions = {}): string {
-  const table = new RouteTable(result.table, stageCompiler({ httpsEnabled: true, redirectPortSuffix: () => '', rateLimits: new Map() }));
+  const table = new RouteTable(result.table, stageCompiler({ httpsEnabled: true, redirectPortSuffix: () => '', rateLimits: new Map(), connectionLimits: new Map() }));
   const extra = options.headers ?? {};
   const rawHeaders = ['Host', hostHeader, ...Object.entries(extra).flat()];
   const headers = Object.fromEntries([['host', hostHeader], ...Object.entries(extra).map(([name, value]) => [name.toLowerCase(), value])]);
