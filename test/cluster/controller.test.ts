@@ -382,7 +382,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
-  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS, limit-rpm, basic auth and auth-url on Ingresses made through the API', async () => {
+  it('honours rewrite-target, app-root, the redirects, upstream-vhost, proxy-body-size, proxy-read-timeout, server-alias, default-backend, custom-http-errors, allowlist-source-range, CORS, limit-rpm, limit-connections, basic auth and auth-url on Ingresses made through the API', async () => {
     await withSetup('ctl-annotations', async (setup) => {
       const { namespace, classes } = setup;
       const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
@@ -414,6 +414,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       await create(setup, annotated('private', { 'auth-type': 'basic', 'auth-secret': 'basic-auth', 'auth-realm': 'Staff only' }));
       await create(setup, annotated('api', { 'enable-cors': 'true', 'cors-allow-origin': 'https://app.example.com' }));
       await create(setup, annotated('limited', { 'limit-rpm': '1', 'limit-burst-multiplier': '1' }));
+      await create(setup, annotated('single', { 'limit-connections': '1' }));
       // The echo backend answers 200 to anything, so as an auth service it lets everyone in; port 9 answers no one.
       await create(setup, annotated('sso', { 'auth-url': `http://${alpha.address}:${alpha.port}/oauth2/auth` }));
       await create(setup, annotated('sso-down', { 'auth-url': `http://${alpha.address}:9/oauth2/auth` }));
@@ -443,10 +444,35 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       const limited: number[] = [];
       for (let i = 0; i < 3; i++) limited.push((await pier.get(host('limited'), '/')).status);
       assert.deepEqual(limited, [200, 200, 503], 'limit-rpm 1 with burst 1');
+      const slowPath = `/slow-${Date.now()}`;
+      const slow = pier.get(host('single'), slowPath, { 'x-delay-ms': '1500' });
+      await eventually('the slow request to reach the backend', () => alpha.output().includes(`received GET ${slowPath}`));
+      assert.equal((await pier.get(host('single'), '/')).status, 503, 'limit-connections 1: a second request while the first is in progress');
+      assert.equal((await slow).status, 200);
+      assert.equal((await pier.get(host('single'), '/')).status, 200);
       assert.equal((await pier.get(host('sso'), '/x')).body, 'alpha GET /x');
       assert.equal((await pier.get(host('sso-down'), '/x')).status, 500);
       const page = await pier.get(host('pages'), '/');
       assert.deepEqual([page.status, page.body], [404, 'default backend - 404\n'], 'custom-http-errors with no error backend: the built-in default backend answers');
+    });
+  });
+
+  it('reads the ConfigMap auth-proxy-set-headers names with --enable-auth-proxy-set-headers, as its own ServiceAccount, and opens a closed location once that ConfigMap is made', async () => {
+    await withSetup('ctl-auth-headers', async (setup) => {
+      const { namespace, classes } = setup;
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`, '--enable-auth-proxy-set-headers'], setup.cleanup);
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      const host = `headers.${namespace}.test`;
+      const object = ingressObject(namespace, 'headers', classes.ingressClass, host, 'web', '/');
+      object.metadata!.annotations = {
+        // The echo backend answers 200 to anything: as an auth service it lets everyone in.
+        'nginx.ingress.kubernetes.io/auth-url': `http://${alpha.address}:${alpha.port}/verify`,
+        'nginx.ingress.kubernetes.io/auth-proxy-set-headers': 'auth-headers',
+      };
+      await create(setup, object as KubernetesObject);
+      await waitForAnswer(pier, host, '/', 503);
+      await create(setup, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'auth-headers', namespace }, data: { 'X-Tenant': namespace } } as KubernetesObject);
+      await waitForAnswer(pier, host, '/in', 200, 'alpha GET /in');
     });
   });
 
