@@ -52,6 +52,14 @@ export function describePolicy(policy: LocationPolicy, match: MatchKind | null):
     parts.push(`auth-url ${url}${details.length > 0 ? ` (${details.join(', ')})` : ''}`);
   }
   if (policy.basicAuth) parts.push(`basic auth (${policy.basicAuth.credentials.users.length} users)`);
+  if (policy.affinity) parts.push(`affinity cookie ${policy.affinity.cookieName} (${policy.affinity.mode})`);
+  if (policy.hashBy) parts.push(`hash ${policy.hashBy.key}${policy.hashBy.subsetSize !== undefined ? ` (subsets of ${policy.hashBy.subsetSize})` : ''}`);
+  if (policy.loadBalance) parts.push(policy.loadBalance);
+  if (policy.canary) {
+    const { upstream, header, headerValue, headerPattern, cookie, weight, weightTotal } = policy.canary;
+    const rules = [...(header ? [`header ${header}${headerValue ? `=${headerValue}` : headerPattern ? ` ~ ${headerPattern}` : ''}`] : []), ...(cookie ? [`cookie ${cookie}`] : []), `weight ${weight}/${weightTotal}`];
+    parts.push(`canary ${upstream} (${rules.join(', ')})`);
+  }
   if (policy.closed !== undefined) parts.push(`CLOSED (503): ${policy.closed}`);
   if (policy.httpsRedirect) parts.push(policy.preserveTrailingSlash ? 'https-redirect (trailing /)' : 'https-redirect');
   return parts.length === 0 ? '-' : parts.join('; ');

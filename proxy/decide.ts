@@ -54,6 +54,8 @@ export function decide(table: RouteTable, req: RequestHead, secure: boolean): An
     ...clientOf(table, req),
     upstream: upstreamRequestOf(req.method, requested.url),
     authCookies: null,
+    affinityCookie: null,
+    onResponseTime: null,
     finishers: null,
   };
   const own = (answer: Answer, labels: RouteLabels | null, target: Target | null = null): Answered => ({

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { wireProtocol, type NextUpstreamCondition, type NextUpstreamPolicy, type WireProtocol } from './route-spec.ts';
-import type { Target } from './route-table.ts';
+import type { Target, Upstream } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, trailersOf, type HeaderObject, type OutgoingRequest } from './headers.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange, type ResponseStage } from './pipeline.ts';
 import { BodyTooLargeError, ClientGoneError, InterceptedStatusError, RetryableStatusError, STATUS_NOT_FOUND, SendTimeoutError, STATUS_PAYLOAD_TOO_LARGE, STATUS_UNAVAILABLE, classifyUpstreamError, type FailureCondition } from './errors.ts';
@@ -209,10 +209,13 @@ class NextUpstream {
  * through the target's response stages, with the route's timeouts and next-upstream rules.
  */
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
-  const { labels, upstream } = target;
+  const { balance } = target;
+  const protocol = wireProtocol(target.protocol, exchange.secure);
+  // The route's upstream, or its canary's (balancing.ts); counted under the Service that answers.
+  const upstream = balance === null ? target.upstream : balance.upstreamFor(exchange, protocol);
+  const labels = upstream === target.upstream ? target.labels : { ...target.labels, service: upstream.spec.service };
   const { headers, requestId } = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   const forwarding: Forwarding = { req, res, target, exchange, deps, requestId, clientAddress: outgoing.forwarded.clientAddress };
-  const protocol = wireProtocol(target.protocol, exchange.secure);
   // Read once: endpoints updated meanwhile don't change the ones this request tries.
   const origins = upstream.originsFor(protocol);
   if (origins.length === 0) return answerStatus(forwarding, STATUS_UNAVAILABLE);
@@ -228,12 +231,18 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
 
   const attempt = (): void => {
     next.attempt();
-    const origin = tried === null ? upstream.pick(origins) : nextUntried(origins, tried);
+    const origin = firstOrNext(target, upstream, exchange, origins, tried);
     (tried ??= []).push(origin);
+    const attemptStarted = performance.now();
+    // load-balance ewma learns each attempt's time, failed ones included.
+    const reportTime = exchange.onResponseTime;
+    exchange.onResponseTime = null;
+    const timed = reportTime === null ? null : (): void => reportTime(performance.now() - attemptStarted);
     const relay = new ResponseRelay(res, timeouts.sendMs, withBody, target.responseStages, exchange, {
       retryOnStatus: (status) => next.afterStatus(status, res, body),
       intercept: (status) => intercepted !== undefined && intercepted.has(status),
       onFailure: (error) => {
+        timed?.();
         if (error instanceof RetryableStatusError) return attempt();
         if (error instanceof InterceptedStatusError) return serveErrorPage(forwarding, error.status);
         const failure = classifyUpstreamError(error);
@@ -241,6 +250,7 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
         answerStatus(forwarding, failure.status);
       },
       onDone: (status) => {
+        timed?.();
         deps.metrics.routes.count(labels, status);
         deps.metrics.routes.observe(labels, (performance.now() - started) / 1000);
       },
@@ -248,6 +258,13 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
     dispatcher.dispatch({ origin, method, path: url, headers, body, headersTimeout: timeouts.readMs, bodyTimeout: timeouts.readMs }, relay);
   };
   attempt();
+}
+
+/** The first endpoint (round-robin, or the route's balance), then for a retry the next untried one, unless affinity re-pins the session (change-on-failure). */
+export function firstOrNext(target: Target, upstream: Upstream, exchange: Exchange, origins: readonly string[], tried: readonly string[] | null): string {
+  const { balance } = target;
+  if (tried === null) return balance === null ? upstream.pick(origins) : balance.pick(upstream, exchange, origins);
+  return balance?.repick(upstream, exchange, origins, tried) ?? nextUntried(origins, tried);
 }
 
 /**

@@ -49,3 +49,13 @@ export function compileCapturePattern(source: string): CompiledCapturePattern {
     },
   };
 }
+
+/** nginx's `ngx.re.match(value, pattern)` on RE2: found anywhere in the value, case-sensitive (canary-by-header-pattern). */
+export function compileSearchPattern(source: string): CompiledPathRegex {
+  try {
+    const compiled = RE2JS.compile(source);
+    return { ok: true, regex: { test: (value) => compiled.matcher(value).find() } };
+  } catch (error) {
+    return { ok: false, error: `it is not a regular expression Pier can match in linear time (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}` };
+  }
+}

@@ -37,6 +37,10 @@ export interface Exchange {
   readonly upstream: UpstreamRequest;
   /** Set-Cookie values an auth sub-request answered with, for the client's answer (external auth); null when none. */
   authCookies: readonly string[] | null;
+  /** The Set-Cookie an affinity pick made (balancing.ts), for the client's answer; null when none. */
+  affinityCookie: string | null;
+  /** load-balance ewma: told the time (ms) of the attempt it chose when it ends (null: a tunnel, whose time says nothing); null when no one listens. */
+  onResponseTime: ((elapsedMs: number | null) => void) | null;
   /** What runs once the exchange is over (answered, relayed or closed): a connection slot given back; null when nothing. */
   finishers: (() => void)[] | null;
 }

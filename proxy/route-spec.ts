@@ -82,6 +82,47 @@ export interface LocationPolicy {
   readonly connectionLimit?: ConnectionLimitPolicy;
   /** auth-url and its companions: a sub-request decides. */
   readonly externalAuth?: ExternalAuthPolicy;
+  /** A canary Ingress attached to this route: some requests go to its upstream instead. */
+  readonly canary?: CanaryPolicy;
+  /** affinity: cookie: a session's requests go back to its endpoint. */
+  readonly affinity?: AffinityPolicy;
+  /** upstream-hash-by: the endpoint is a consistent hash of this key (nginx variables), or of its subset. */
+  readonly hashBy?: { readonly key: string; readonly subsetSize?: number };
+  /** load-balance (annotation, else the ConfigMap's) when it isn't round_robin. */
+  readonly loadBalance?: 'ewma';
+}
+
+/** How a request is sent to the canary instead (ingress-nginx's traffic shaping policy): header, then cookie, then weight. */
+export interface CanaryPolicy {
+  readonly upstream: string;
+  /** The canary Ingress. */
+  readonly ingress: ObjectRef;
+  readonly header?: string;
+  /** With header: only this value sends the request to the canary (else `always` / `never`). */
+  readonly headerValue?: string;
+  /** With header and no value: a value this RE2 pattern finds sends it to the canary. */
+  readonly headerPattern?: string;
+  readonly cookie?: string;
+  /** Out of weightTotal: the share of the remaining requests that go to the canary. */
+  readonly weight: number;
+  readonly weightTotal: number;
+  /** The canary's own affinity: the main route's (affinity-canary-behavior sticky), the canary Ingress's (legacy), or none. */
+  readonly affinity?: AffinityPolicy;
+}
+
+export interface AffinityPolicy {
+  readonly mode: 'balanced' | 'persistent';
+  readonly cookieName: string;
+  /** session-cookie-path, else the location's path as written. */
+  readonly path: string;
+  readonly domain?: string;
+  readonly expiresSeconds?: number;
+  readonly maxAgeSeconds?: number;
+  /** Absent: Secure on HTTPS only. */
+  readonly secure?: boolean;
+  readonly sameSite?: 'None' | 'Lax' | 'Strict';
+  readonly conditionalSameSiteNone?: boolean;
+  readonly changeOnFailure?: boolean;
 }
 
 export interface ExternalAuthPolicy {

@@ -8,6 +8,7 @@ import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
 import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
+import { compileBalance, EwmaScores, type Balance } from './balancing.ts';
 import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type AuthCheck, type RequestStage, type ResponseStage } from './pipeline.ts';
 
 /**
@@ -23,6 +24,8 @@ export class Upstream {
   /** ...and `https://address:port`, for HTTPS and GRPCS routes. */
   #tlsOrigins: readonly string[];
   #next = 0;
+  /** load-balance ewma's response-time averages, kept with the upstream across swaps. */
+  readonly ewma = new EwmaScores();
 
   constructor(spec: UpstreamSpec) {
     this.spec = spec;
@@ -38,6 +41,7 @@ export class Upstream {
   setEndpoints(endpoints: readonly Endpoint[]): void {
     this.#clearOrigins = endpoints.map((endpoint) => originOf('http', endpoint));
     this.#tlsOrigins = endpoints.map((endpoint) => originOf('https', endpoint));
+    this.ewma.retain([...this.#clearOrigins, ...this.#tlsOrigins]);
   }
 
   /** The next of `origins` (this upstream's, as a request read them) in round-robin order. */
@@ -76,6 +80,8 @@ export interface Target {
   readonly errorPages: { readonly codes: ReadonlySet<number>; readonly upstream: Upstream | null } | null;
   /** auth-url: asked after the request stages, before forwarding (external-auth.ts), or null. */
   readonly externalAuth: AuthCheck | null;
+  /** How the upstream and endpoint are chosen beyond round-robin (canary, affinity, hashing, ewma), or null. */
+  readonly balance: Balance | null;
 }
 
 /** What a target's stages are compiled from. */
@@ -119,6 +125,7 @@ function makeTarget(upstream: Upstream, route: RouteSpec | null, from: RouteSpec
     timeouts: from.timeouts ? { ...table.timeouts, ...from.timeouts } : table.timeouts,
     nextUpstream: from.nextUpstream ?? table.nextUpstream,
     externalAuth: compiled.externalAuth,
+    balance: compileBalance(from, upstream, from.canary ? table.upstreamOf(from.canary.upstream) : null),
     errorPages: from.customErrors ? { codes: new Set(from.customErrors.codes), upstream: from.customErrors.upstream === null ? null : table.upstreamOf(from.customErrors.upstream) } : null,
   };
 }

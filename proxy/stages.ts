@@ -12,6 +12,7 @@ import { basicAuthStage } from './basic-auth.ts';
 import { authCookieStage, externalAuthCheck, type AuthEnvironment } from './external-auth.ts';
 import { ConnectionLimit, connectionLimitStage } from './connection-limit.ts';
 import { compileCapturePattern } from './path-regex.ts';
+import { affinityCookieStage } from './balancing.ts';
 import { normalizeRewrittenPath } from './request-path.ts';
 import { blockListOf, listed } from './source-ranges.ts';
 import { STATUS_FORBIDDEN, STATUS_UNAVAILABLE } from './errors.ts';
@@ -59,6 +60,7 @@ export function stageCompiler(environment: StageEnvironment): StageCompiler {
     if (policy.basicAuth !== undefined) request.push(basicAuthStage(policy.basicAuth));
     // auth-url's sub-request is asynchronous: the server runs it after these stages (external-auth.ts).
     if (policy.externalAuth !== undefined) response.push(authCookieStage(policy.externalAuth.alwaysSetCookie));
+    if (policy.affinity !== undefined || policy.canary?.affinity !== undefined) response.push(affinityCookieStage);
     const externalAuth = policy.externalAuth !== undefined && environment.auth !== undefined ? externalAuthCheck(policy.externalAuth, environment.auth) : null;
     return { request, response: response.length === 0 ? NO_RESPONSE_STAGES : response, externalAuth };
   };

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, switchingProtocolsHead, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
-import { newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
+import { firstOrNext, newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange } from './pipeline.ts';
 import { wireProtocol } from './route-spec.ts';
 
@@ -37,12 +37,17 @@ function writeRouteStatus(socket: Duplex, status: number, target: Target, exchan
 /** Sends the upgrade the stages left upstream; a 101 joins the sockets, any other answer is relayed through the response stages. */
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const protocol = wireProtocol(target.protocol, exchange.secure);
-  const origins = target.upstream.originsFor(protocol);
+  // The route's upstream or its canary's, and the endpoint as a request would choose it (balancing.ts).
+  const upstream = target.balance === null ? target.upstream : target.balance.upstreamFor(exchange, protocol);
+  const origins = upstream.originsFor(protocol);
   if (origins.length === 0) {
     writeRouteStatus(clientSocket, STATUS_UNAVAILABLE, target, exchange);
     return;
   }
-  const origin = target.upstream.pick(origins);
+  const origin = firstOrNext(target, upstream, exchange, origins, null);
+  // A tunnel's time says nothing about the endpoint's speed; only its place in flight is given back.
+  const reportTime = exchange.onResponseTime;
+  if (reportTime !== null) clientSocket.once('close', () => reportTime(null));
   const { headers } = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   clientSocket.on('error', () => clientSocket.destroy());
   let status = 0;

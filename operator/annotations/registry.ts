@@ -21,8 +21,11 @@ import { timeoutsFamily } from './timeouts.ts';
 import { tlsRedirectFamily } from './tls-redirect.ts';
 import { upstreamVhostFamily } from './upstream-vhost.ts';
 import { useRegexFamily } from './use-regex.ts';
+import { canaryFamily } from './canary.ts';
+import { affinityFamily } from './affinity.ts';
+import { balancingFamily } from './balancing.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, externalAuthFamily, rateLimitsFamily, serverAliasFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, externalAuthFamily, rateLimitsFamily, serverAliasFamily, canaryFamily, affinityFamily, balancingFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

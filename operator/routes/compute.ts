@@ -22,13 +22,13 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
-import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type HostRedirectSpec, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type CanaryPolicy, type HostRedirectSpec, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
 import { compilePathRegex } from '../../proxy/path-regex.ts';
-import { locationPolicy, rewrites, type LocationGuard } from './location-policy.ts';
+import { affinityPolicy, locationPolicy, rewrites, type LocationGuard } from './location-policy.ts';
 import { resolveBasicAuth } from './basic-auth.ts';
 import { resolveAuthProxySetHeaders } from './auth-proxy-headers.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
-import { controllerSettings, type ControllerSettings } from './https-settings.ts';
+import { controllerSettings, definedOnly, type ControllerSettings } from './https-settings.ts';
 
 const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 
@@ -58,6 +58,8 @@ interface Context {
   readonly wwwRedirects: Map<string, { readonly ingress: IngressContext }>;
   /** server-alias: each alias, the host it stands for and the Ingress that asked first. */
   readonly aliases: Map<string, { readonly host: string; readonly ingress: IngressContext }>;
+  /** Canary Ingresses, oldest first: their paths attach to main routes once those are all known. */
+  readonly canaries: IngressContext[];
 }
 
 /** One Ingress being translated: its identity, its annotations, and where its warnings go. */
@@ -260,6 +262,9 @@ function translatePath(context: Context, ing: IngressContext, virtualHost: Virtu
   if (upstream === null) return;
   const route: RouteSpec = { path, match, pathType: httpPath.pathType, upstream, ingress: ing.ref, ...policyOf(context, ing, [virtualHost.host], path) };
   if (ing.annotations.useRegex.useRegex || rewrites(ing.annotations, path)) virtualHost.regexMode = true;
+  if (route.affinity && ing.annotations.useRegex.useRegex && ing.annotations.affinity.path === undefined) {
+    ing.warn('InvalidAnnotation', `${where}: session-cookie-path should be set when use-regex is true (as ingress-nginx warns); the cookie's Path is the path as written, "${path}"`);
+  }
   if (holder) {
     // Prefix `/a` and `/a/` are one rule, unless the host turns out to be in regex mode (step 6), where they are two regexes.
     virtualHost.pending.push({ route, warning: { kind: 'Ingress', ...ing.ref, reason: 'PathConflict', message: conflict } });
@@ -303,6 +308,14 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   };
   const { config, problems, unsupportedGuards } = annotationCache.read(ingress, context.options.annotationsPrefix);
   for (const problem of problems) warn(problem.reason, problem.message);
+  if (config.canary.strayKeys.length > 0) {
+    warn('InvalidAnnotation', `${config.canary.strayKeys.join(', ')} set, but canary isn't "true": ignored (ingress-nginx refuses them too: "configured but not enabled")`);
+  }
+  if (config.canary.enabled) {
+    // A canary serves nothing itself (ingress-nginx sets it aside too); step 5 attaches its paths.
+    context.canaries.push({ ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: {} });
+    return;
+  }
   const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: guardOf(context, ref, config, unsupportedGuards, warn) };
   const ownFallback = ingressFallback(context, ing);
 
@@ -322,7 +335,52 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   });
 }
 
-/** Step 5: --default-backend-service, when no Ingress's spec.defaultBackend took unknown hosts. */
+/**
+ * Step 5: each canary path attaches to the main route of the same host, path and pathType, as
+ * ingress-nginx's mergeAlternativeBackends: then some of that route's requests go to the canary's
+ * Service, through the main route's policy. One canary per route (the oldest, as ingress-nginx
+ * uses the first alternative backend); a path with no main route serves nothing, with a warning.
+ */
+function attachCanaries(context: Context): void {
+  for (const ing of context.canaries) {
+    if (ing.ingress.spec.defaultBackend) ing.warn('CanaryUnattached', 'spec.defaultBackend of a canary Ingress is not supported by Pier; ignored');
+    (ing.ingress.spec.rules ?? []).forEach((rule, ruleIndex) => {
+      const host = checkHost(rule.host);
+      if (!host.ok) return;
+      (rule.http?.paths ?? []).forEach((httpPath, pathIndex) => {
+        const where = `spec.rules[${ruleIndex}].http.paths[${pathIndex}]`;
+        const what = `host ${host.value === '' ? '(any host)' : host.value} path ${httpPath.path ?? '/'} (${httpPath.pathType})`;
+        const routes = context.virtualHosts.get(host.value)?.routes;
+        const index = routes?.findIndex((route) => route.path === (httpPath.path ?? '/') && route.pathType === httpPath.pathType) ?? -1;
+        if (routes === undefined || index === -1) {
+          ing.warn('CanaryUnattached', `${where}: no main Ingress serves ${what}, so this canary path serves nothing`);
+          return;
+        }
+        const main = routes[index] as RouteSpec;
+        if (main.canary !== undefined) {
+          ing.warn('CanaryUnattached', `${where}: ${what} already has canary Ingress ${describeRef(main.canary.ingress)}, which is older; ignored (one canary per path, as ingress-nginx)`);
+          return;
+        }
+        const upstream = upstreamFor(context, ing, httpPath.backend, where);
+        if (upstream === null) return;
+        if (upstream === main.upstream) {
+          ing.warn('CanaryUnattached', `${where}: the canary's Service is the one ${what} already uses; ignored`);
+          return;
+        }
+        routes[index] = { ...main, canary: canaryPolicy(ing, upstream, main) };
+      });
+    });
+  }
+}
+
+function canaryPolicy(ing: IngressContext, upstream: string, main: RouteSpec): CanaryPolicy {
+  const { header, headerValue, headerPattern, cookie, weight, weightTotal } = ing.annotations.canary;
+  // sticky (the default): the canary shares the main route's affinity, so a session stays on the side it started on.
+  const affinity = ing.annotations.affinity.canaryBehavior === 'legacy' ? affinityPolicy(ing.annotations, main.path) : main.affinity;
+  return { upstream, ingress: ing.ref, ...definedOnly({ header, headerValue, headerPattern, cookie }), weight, weightTotal, ...(affinity !== undefined ? { affinity } : {}) };
+}
+
+/** Step 5b: --default-backend-service, when no Ingress's spec.defaultBackend took unknown hosts. */
 function controllerDefaultBackend(context: Context): void {
   if (context.defaultBackend !== null || !context.options.defaultBackendService) return;
   const { namespace, name } = context.options.defaultBackendService;
@@ -455,9 +513,10 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
   const settings = readSettings(snapshot, options, warnings);
   const tls = readTls(snapshot, options, served, warnings);
-  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map() };
+  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [] };
   const annotationCache = options.annotationCache ?? new AnnotationCache();
   for (const ingress of served) translateIngress(context, ingress, annotationCache);
+  attachCanaries(context);
   controllerDefaultBackend(context);
   applyRegexMode(context);
   return output(context, served, ignored);

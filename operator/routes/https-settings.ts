@@ -6,6 +6,7 @@ import type { ConfigMap } from '../model.ts';
 import type { HttpsSettings } from './types.ts';
 import { sizeText } from '../annotations/schemas.ts';
 import { httpErrorList } from '../annotations/errors.ts';
+import { loadBalanceText } from '../annotations/balancing.ts';
 import { parseCidrList } from '../../proxy/source-ranges.ts';
 import { nextUpstreamText, nonNegativeSecondsText, secondsText, triesText } from '../annotations/timeouts.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy, type TimeoutPolicy } from '../../proxy/route-spec.ts';
@@ -44,6 +45,7 @@ const KEYS = {
   'limit-req-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
   'limit-conn-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
   'allow-cross-namespace-resources': flag.default(false),
+  'load-balance': loadBalanceText.default('round_robin'),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -76,6 +78,8 @@ export interface ControllerSettings {
   readonly limitReqStatus: number;
   /** ConfigMap limit-conn-status-code: the answer to a request over limit-connections. */
   readonly limitConnStatus: number;
+  /** ConfigMap load-balance: every location's algorithm unless an annotation names its own. */
+  readonly loadBalance: 'round_robin' | 'ewma';
   /** ConfigMap allow-cross-namespace-resources: annotations may name a Secret or ConfigMap of another namespace. */
   readonly crossNamespaceResources: boolean;
 }
@@ -145,6 +149,7 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       limitReqStatus: v['limit-req-status-code'],
       limitConnStatus: v['limit-conn-status-code'],
       crossNamespaceResources: v['allow-cross-namespace-resources'],
+      loadBalance: v['load-balance'],
     },
     problems,
   };

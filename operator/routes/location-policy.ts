@@ -2,7 +2,7 @@
 // controller ConfigMap. Pure. Only what differs from ingress-nginx's defaults is written, so a
 // route without annotations carries no policy and the data plane compiles no stage for it.
 import type { IngressAnnotations } from '../annotations/registry.ts';
-import type { BasicAuthPolicy, LocationPolicy } from '../../proxy/route-spec.ts';
+import type { AffinityPolicy, BasicAuthPolicy, LocationPolicy } from '../../proxy/route-spec.ts';
 import { definedOnly, withNonIdempotent, type CidrListSetting, type ControllerSettings } from './https-settings.ts';
 
 export interface LocationInput {
@@ -86,11 +86,30 @@ export function locationPolicy(input: LocationInput): LocationPolicy {
       ...(auth.cacheKey !== undefined && auth.cacheDurations !== undefined ? { cache: { scope: `${input.zone} ${path ?? ''}`, key: auth.cacheKey, durations: auth.cacheDurations } } : {}),
     };
   }
+  const affinity = affinityPolicy(annotations, path);
+  if (affinity !== undefined) policy.affinity = affinity;
+  const { hashBy, hashBySubset, subsetSize } = annotations.balancing;
+  if (hashBy !== undefined) policy.hashBy = { key: hashBy, ...(hashBySubset ? { subsetSize } : {}) };
+  if ((annotations.balancing.loadBalance ?? settings.loadBalance) === 'ewma') policy.loadBalance = 'ewma';
   const { enabled, ...cors } = annotations.cors;
   if (enabled) policy.cors = cors;
   const codes = annotations.errors.customHttpErrors ?? settings.customHttpErrors;
   if (codes.length > 0) policy.customErrors = { codes, upstream: input.errorBackend() };
   return policy;
+}
+
+/** affinity: cookie, with the cookie's path defaulting to the location's (ingress-nginx's $location_path; `/` for a default backend). */
+export function affinityPolicy(annotations: IngressAnnotations, path: string | null): AffinityPolicy | undefined {
+  const affinity = annotations.affinity;
+  if (affinity.type !== 'cookie') return undefined;
+  return {
+    mode: affinity.mode,
+    cookieName: affinity.cookieName,
+    path: affinity.path ?? path ?? '/',
+    ...definedOnly({ domain: affinity.domain, expiresSeconds: affinity.expiresSeconds, maxAgeSeconds: affinity.maxAgeSeconds, secure: affinity.secure, sameSite: affinity.sameSite }),
+    ...(affinity.conditionalSameSiteNone ? { conditionalSameSiteNone: true } : {}),
+    ...(affinity.changeOnFailure ? { changeOnFailure: true } : {}),
+  };
 }
 
 /**

@@ -31,7 +31,8 @@ export type WarningReason =
   | 'RedirectHostConflict'
   | 'AliasConflict'
   | 'AuthSecretInvalid'
-  | 'AuthConfigMapInvalid';
+  | 'AuthConfigMapInvalid'
+  | 'CanaryUnattached';
 
 export interface RouteWarning {
   readonly kind: string;

@@ -32,6 +32,12 @@ const DEFAULTS: IngressAnnotations = {
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
+  canary: { enabled: false, header: undefined, headerValue: undefined, headerPattern: undefined, cookie: undefined, weight: 0, weightTotal: 100, strayKeys: [] },
+  affinity: {
+    type: undefined, mode: 'balanced', canaryBehavior: 'sticky', cookieName: 'INGRESSCOOKIE', path: undefined, domain: undefined, expiresSeconds: undefined, maxAgeSeconds: undefined,
+    secure: undefined, sameSite: undefined, conditionalSameSiteNone: false, changeOnFailure: false,
+  },
+  balancing: { hashBy: undefined, hashBySubset: false, subsetSize: 3, loadBalance: undefined },
 };
 const TIMEOUTS = DEFAULTS.timeouts;
 
@@ -225,6 +231,56 @@ describe('reading an Ingress\'s annotations', () => {
       annotations: { [`${PREFIX}/limit-rps`]: '1', [`${PREFIX}/limit-allowlist`]: 'office' },
       config: { rateLimits: { ...DEFAULTS.rateLimits, rps: 1 } },
       problems: [`InvalidAnnotation ${PREFIX}/limit-allowlist: annotation ${PREFIX}/limit-allowlist: "office" is invalid ("office" is not an IPv4 or IPv6 address or CIDR); ignored: the limits apply to every client`],
+    },
+    // canary (ingress-nginx's canary parser; docs/user-guide/nginx-configuration/annotations.md#canary)
+    {
+      name: 'A canary by header value, cookie and weight, as ingress-nginx\'s docs show them',
+      annotations: { [`${PREFIX}/canary`]: 'true', [`${PREFIX}/canary-by-header`]: 'X-Canary', [`${PREFIX}/canary-by-header-value`]: 'us-east', [`${PREFIX}/canary-by-cookie`]: 'canary', [`${PREFIX}/canary-weight`]: '10', [`${PREFIX}/canary-weight-total`]: '1000' },
+      config: { canary: { ...DEFAULTS.canary, enabled: true, header: 'X-Canary', headerValue: 'us-east', cookie: 'canary', weight: 10, weightTotal: 1000 } },
+    },
+    {
+      name: 'A canary header pattern RE2 can\'t run is ignored with a warning',
+      annotations: { [`${PREFIX}/canary`]: 'true', [`${PREFIX}/canary-by-header`]: 'X-Canary', [`${PREFIX}/canary-by-header-pattern`]: '(a)\\1' },
+      config: { canary: { ...DEFAULTS.canary, enabled: true, header: 'X-Canary' } },
+      problems: [ignored('canary-by-header-pattern', '(a)\\1', 'it is not a regular expression Pier can match in linear time (RE2 syntax: no backreferences or lookaround): error parsing regexp: invalid escape sequence: `\\1`')],
+    },
+    {
+      name: 'canary-* keys without canary "true" are kept aside (ingress-nginx: "configured but not enabled")',
+      annotations: { [`${PREFIX}/canary-weight`]: '50' },
+      config: { canary: { ...DEFAULTS.canary, weight: 50, strayKeys: ['canary-weight'] } },
+    },
+    // affinity (sessionaffinity parser)
+    {
+      name: 'Cookie affinity with every session-cookie key set',
+      annotations: {
+        [`${PREFIX}/affinity`]: 'cookie', [`${PREFIX}/affinity-mode`]: 'persistent', [`${PREFIX}/session-cookie-name`]: 'route', [`${PREFIX}/session-cookie-path`]: '/app',
+        [`${PREFIX}/session-cookie-domain`]: '.example.com', [`${PREFIX}/session-cookie-expires`]: '172800', [`${PREFIX}/session-cookie-max-age`]: '259200',
+        [`${PREFIX}/session-cookie-secure`]: 'true', [`${PREFIX}/session-cookie-samesite`]: 'none', [`${PREFIX}/session-cookie-conditional-samesite-none`]: 'true',
+        [`${PREFIX}/session-cookie-change-on-failure`]: 'true', [`${PREFIX}/affinity-canary-behavior`]: 'legacy',
+      },
+      config: {
+        affinity: {
+          type: 'cookie', mode: 'persistent', canaryBehavior: 'legacy', cookieName: 'route', path: '/app', domain: '.example.com', expiresSeconds: 172_800, maxAgeSeconds: 259_200,
+          secure: true, sameSite: 'None', conditionalSameSiteNone: true, changeOnFailure: true,
+        },
+      },
+    },
+    {
+      name: 'An expiry that isn\'t whole seconds is ignored with a warning, as ingress-nginx\'s affinityCookieExpiresRegex',
+      annotations: { [`${PREFIX}/affinity`]: 'cookie', [`${PREFIX}/session-cookie-expires`]: '2d' },
+      config: { affinity: { ...DEFAULTS.affinity, type: 'cookie' } },
+      problems: [ignored('session-cookie-expires', '2d', 'must be a whole number of seconds (at most 7 digits)')],
+    },
+    // hashing and balancing (upstreamhashby, loadbalancing)
+    {
+      name: 'upstream-hash-by with subsets of 4, and ewma',
+      annotations: { [`${PREFIX}/upstream-hash-by`]: '$request_uri', [`${PREFIX}/upstream-hash-by-subset`]: 'true', [`${PREFIX}/upstream-hash-by-subset-size`]: '4', [`${PREFIX}/load-balance`]: 'ewma' },
+      config: { balancing: { hashBy: '$request_uri', hashBySubset: true, subsetSize: 4, loadBalance: 'ewma' } },
+    },
+    {
+      name: 'A hash key with a variable Pier doesn\'t evaluate is ignored with a warning',
+      annotations: { [`${PREFIX}/upstream-hash-by`]: '$binary_remote_addr' },
+      problems: [`InvalidAnnotation ${PREFIX}/upstream-hash-by: annotation ${PREFIX}/upstream-hash-by: "$binary_remote_addr" is invalid (uses $binary_remote_addr, which Pier doesn't evaluate); ignored: the load-balance algorithm applies`],
     },
     // source ranges (ipallowlist, ipdenylist)
     { name: 'allowlist-source-range takes IPv4 and IPv6 CIDRs and single addresses', annotations: { [`${PREFIX}/allowlist-source-range`]: '10.0.0.0/8, 192.168.1.7,2001:db8::/32' }, config: { sourceRanges: { allow: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32'], deny: undefined, invalid: [] } } },
