@@ -97,10 +97,10 @@ async function waitForIngressEvent(admin: KubeConfig, namespace: string, name: s
 }
 
 /** Waits until GET host/path through `pier` answers `status` with a body starting with `bodyStart`. */
-async function waitForAnswer(pier: TestController, host: string, path: string, status: number, bodyStart = ''): Promise<void> {
+async function waitForAnswer(pier: TestController, host: string, path: string, status: number, bodyStart = '', headers: Record<string, string> = {}): Promise<void> {
   await eventually(`${host}${path} to answer ${status} ${bodyStart}`, async () => {
     if (pier.child.exitCode !== null || pier.child.signalCode !== null) throw new Error(`pier exited (${pier.child.exitCode ?? pier.child.signalCode}):\n${pier.log()}`);
-    const answer = await pier.get(host, path);
+    const answer = await pier.get(host, path, headers);
     if (answer.status === status && answer.body.startsWith(bodyStart)) return true;
     throw new Error(`answered ${answer.status} ${answer.body.slice(0, 100)}`);
   });
@@ -454,6 +454,31 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(host('sso-down'), '/x')).status, 500);
       const page = await pier.get(host('pages'), '/');
       assert.deepEqual([page.status, page.body], [404, 'default backend - 404\n'], 'custom-http-errors with no error backend: the built-in default backend answers');
+    });
+  });
+
+  it('sends a canary Ingress\'s share of a main Ingress\'s requests to the canary, keeps cookie sessions on their endpoint, and serves nothing for a canary whose main Ingress is deleted', async () => {
+    await withSetup('ctl-canary', async (setup) => {
+      const { namespace, classes } = setup;
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      for (const object of [...backendObjects(namespace, 'stable', [alpha.address, beta.address]), ...backendObjects(namespace, 'next', [gamma.address])]) await create(setup, object);
+      const host = `shop.${namespace}.test`;
+      const main = ingressObject(namespace, 'shop', classes.ingressClass, host, 'stable');
+      main.metadata!.annotations = { 'nginx.ingress.kubernetes.io/affinity': 'cookie', 'nginx.ingress.kubernetes.io/affinity-mode': 'persistent' };
+      const canary = ingressObject(namespace, 'shop-canary', classes.ingressClass, host, 'next');
+      canary.metadata!.annotations = { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary' };
+      await create(setup, main as KubernetesObject);
+      await create(setup, canary as KubernetesObject);
+      await waitForAnswer(pier, host, '/', 200, 'gamma', { 'x-canary': 'always' });
+      const session = await pier.get(host, '/');
+      const cookie = String(session.headers['set-cookie']).split(';')[0] as string;
+      assert.match(cookie, /^INGRESSCOOKIE=/);
+      const servedBy = session.body.split(' ')[0];
+      assert.ok(servedBy === 'alpha' || servedBy === 'beta', `a request without the header reaches the main Service, not ${servedBy}`);
+      for (let i = 0; i < 10; i++) assert.equal((await pier.get(host, `/${i}`, { cookie })).body.split(' ')[0], servedBy, 'the session stays on its endpoint');
+      assert.equal((await pier.get(host, '/', { 'x-canary': 'never' })).body.startsWith('gamma'), false);
+      await cluster.admin.makeApiClient(NetworkingV1Api).deleteNamespacedIngress({ name: 'shop', namespace });
+      await waitForAnswer(pier, host, '/', 404, '', { 'x-canary': 'always' });
     });
   });
 

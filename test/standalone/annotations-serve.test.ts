@@ -7,12 +7,12 @@ import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { startPier, type PierProcess } from './pier-process.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
 
-function ingressYaml(name: string, host: string, path: string, pathType: string, annotations: Record<string, string>): string {
+function ingressYaml(name: string, host: string, path: string, pathType: string, annotations: Record<string, string>, service = 'web'): string {
   const lines = Object.entries(annotations).map(([key, value]) => `    ${A}/${key}: ${JSON.stringify(value)}`);
   return `apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -29,13 +29,21 @@ spec:
         paths:
           - path: ${JSON.stringify(path)}
             pathType: ${pathType}
-            backend: {service: {name: web, port: {number: 80}}}
+            backend: {service: {name: ${service}, port: {number: 80}}}
 `;
+}
+
+function serviceYaml(name: string, ports: readonly number[]): string[] {
+  return [
+    `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: default}\nspec: {ports: [{port: 80}]}\n`,
+    ...ports.map((port, i) => `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: ${name}-${i}, namespace: default, labels: {kubernetes.io/service-name: ${name}}}\naddressType: IPv4\nports: [{port: ${port}}]\nendpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]\n`),
+  ];
 }
 
 describe('annotation families in pier serve --workers=2', () => {
   let dir: string;
   let backend: Server;
+  let other: Server;
   let pier: PierProcess;
 
   const get = async (host: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; location: string | undefined; body: string; seenHost: string | undefined }> => {
@@ -56,6 +64,9 @@ describe('annotation families in pier serve --workers=2', () => {
     });
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     const port = (backend.address() as { port: number }).port;
+    other = createServer((_req, res) => res.end('other'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherPort = (other.address() as { port: number }).port;
     dir = await mkdtemp(join(tmpdir(), 'pier-annotations-'));
     const documents = [
       'apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: pier}\nspec: {controller: pier.dev/ingress-controller}\n',
@@ -67,6 +78,10 @@ describe('annotation families in pier serve --workers=2', () => {
       ingressYaml('site', 'site.example', '/', 'Prefix', { 'from-to-www-redirect': 'true' }),
       ingressYaml('vhost', 'vhost.example', '/', 'Prefix', { 'upstream-vhost': 'internal.example' }),
       ingressYaml('small', 'small.example', '/', 'Prefix', { 'proxy-body-size': '1k', 'proxy-read-timeout': '1', 'custom-http-errors': '504', 'default-backend': 'web' }),
+      ...serviceYaml('other', [otherPort]),
+      ...serviceYaml('pair', [port, otherPort]),
+      ingressYaml('shop', 'shop.example', '/', 'Prefix', { affinity: 'cookie' }, 'pair'),
+      ingressYaml('shop-canary', 'shop.example', '/', 'Prefix', { canary: 'true', 'canary-by-header': 'X-Canary' }, 'other'),
     ];
     await writeFile(join(dir, 'objects.yaml'), documents.join('---\n'));
     pier = await startPier(['serve', '--manifests', dir, '--workers=2']);
@@ -75,7 +90,28 @@ describe('annotation families in pier serve --workers=2', () => {
   after(async () => {
     await pier?.stop();
     backend?.close();
+    other?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sends canary-by-header requests to the canary, and keeps a cookie session on its endpoint whichever worker takes the connection', async () => {
+    const fresh = async (headers: Record<string, string>): Promise<{ body: string; cookie: string | undefined }> => {
+      // A new connection per request, so the kernel may hand each one to either worker.
+      const client = new Client(`http://127.0.0.1:${pier.ports.http}`);
+      try {
+        const response = await client.request({ path: '/', method: 'GET', headers: { host: 'shop.example', ...headers } });
+        const setCookie = response.headers['set-cookie'];
+        return { body: await response.body.text(), cookie: typeof setCookie === 'string' ? setCookie.split(';')[0] : undefined };
+      } finally {
+        await client.close();
+      }
+    };
+    assert.equal((await fresh({ 'x-canary': 'always' })).body, 'other');
+    const first = await fresh({});
+    assert.ok(first.cookie?.startsWith('INGRESSCOOKIE='), 'the first answer pins the session');
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i++) bodies.add((await fresh({ cookie: first.cookie as string })).body.split(' ')[0] as string);
+    assert.deepEqual([...bodies], [first.body.split(' ')[0]]);
   });
 
   it('rewrites with the path\'s groups and sends X-Forwarded-Prefix', async () => {
