@@ -34,3 +34,6 @@ export const CONTROLLER_SELECTOR_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/name': PIER_NAME,
   'app.kubernetes.io/component': 'controller',
 };
+
+/** The annotation prefix Pier reads by default (`--annotations-prefix`), ingress-nginx's. */
+export const DEFAULT_ANNOTATIONS_PREFIX = 'nginx.ingress.kubernetes.io';

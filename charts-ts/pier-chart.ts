@@ -3,7 +3,8 @@ import { Construct } from 'constructs';
 import { ControllerConfigMap } from './config-map.ts';
 import { ControllerDeployment, controllerArgs, type ControllerResources } from './controller.ts';
 import { PierIngressClass } from './ingress-class.ts';
-import { IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME } from './names.ts';
+import { AnnotationAdmissionPolicy } from './admission-policy.ts';
+import { DEFAULT_ANNOTATIONS_PREFIX, IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME } from './names.ts';
 import { PierNamespace } from './namespace.ts';
 import { ControllerRbac } from './rbac.ts';
 import { ControllerService, type ControllerServiceType } from './service.ts';
@@ -64,6 +65,13 @@ export interface PierChartProps {
    */
   readonly authProxySetHeaders?: boolean;
   /**
+   * ValidatingAdmissionPolicies (CEL, run by the API server: no webhook) that deny Ingresses of
+   * Pier's class with snippets, control characters or malformed annotation values, and warn about
+   * keys Pier ignores. Needs Kubernetes 1.31 or later (CEL's isIP and isCIDR).
+   * @default true
+   */
+  readonly admissionPolicy?: boolean;
+  /**
    * Proxy worker processes per pod (`--workers`).
    * @default one per CPU of `resources.cpu.limitMillis` when set (read by the pod through the downward API), else 2
    */
@@ -86,6 +94,7 @@ export const PIER_DEFAULTS = {
   electionId: 'pier-leader',
   config: {},
   authProxySetHeaders: false,
+  admissionPolicy: true,
 } as const satisfies Omit<Required<PierChartProps>, 'workers' | 'resources'>;
 
 /** Everything `kubectl apply -f dist/` installs: one object per concern, the Namespace first. */
@@ -121,7 +130,8 @@ export class PierChart extends Chart {
 
     const configMap = new ControllerConfigMap(this, 'ConfigMap', { namespace, config: settings.config });
     const service = new ControllerService(this, 'Service', { namespace, type: settings.serviceType });
-    new PierIngressClass(this, 'IngressClass', { defaultClass: settings.defaultClass });
+    const ingressClass = new PierIngressClass(this, 'IngressClass', { defaultClass: settings.defaultClass });
+    if (settings.admissionPolicy) new AnnotationAdmissionPolicy(this, 'AdmissionPolicy', { ingressClass: ingressClass.name, prefix: DEFAULT_ANNOTATIONS_PREFIX });
     new ControllerDeployment(this, 'Controller', {
       namespace,
       image: settings.image,

@@ -26,6 +26,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { printRoutes } = await import('./routes-command.ts');
       return printRoutes(config, (text) => process.stdout.write(text));
     }
+    case 'audit': {
+      const { runAudit } = await import('./audit-command.ts');
+      return runAudit(config, log, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+    }
     case 'controller': {
       const { runController } = await import('./controller.ts');
       return runController(config, log);

@@ -76,7 +76,8 @@ const FLAGS = {
     help: "proxy worker processes sharing the HTTP/HTTPS ports (default: the CPUs the container's CPU limit allows, else the machine's; 1 runs one process)",
   },
   'shutdown-grace-period': { schema: duration.default(30_000), help: 'how long to let requests under way finish on SIGTERM (default 30s)' },
-  output: { schema: z.enum(['table', 'json']).default('table'), help: '`pier routes` output: table or json' },
+  output: { schema: z.enum(['table', 'json']).default('table'), help: '`pier routes` and `pier audit` output: table or json' },
+  strict: { schema: booleanFlag.default(false), help: '`pier audit`: exit 1 when an annotation is invalid, unsupported, refused or unknown', boolean: true },
   'log-level': { schema: z.enum(['debug', 'info', 'warn', 'error']).default('info'), help: 'log verbosity' },
   help: { schema: booleanFlag.default(false), help: 'print this help', boolean: true },
 } as const;
@@ -84,7 +85,7 @@ const FLAGS = {
 type FlagName = keyof typeof FLAGS;
 type FlagValues = { [K in FlagName]: z.output<(typeof FLAGS)[K]['schema']> };
 
-export const COMMANDS = ['serve', 'routes', 'controller'] as const;
+export const COMMANDS = ['serve', 'routes', 'controller', 'audit'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Config {
@@ -148,6 +149,7 @@ export function helpText(): string {
     '  serve --manifests DIR   serve the Ingresses in DIR, watching it for changes (no cluster needed)',
     '  routes --manifests DIR  print the route table and warnings computed from DIR',
     '  controller              run in (or against) a Kubernetes cluster',
+    '  audit                   what changes for each Ingress (any class) under Pier: --manifests DIR, or the cluster',
     '',
     'Flags:',
     ...lines,

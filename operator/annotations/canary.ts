@@ -15,8 +15,6 @@ export interface CanaryConfig {
   readonly cookie: string | undefined;
   readonly weight: number;
   readonly weightTotal: number;
-  /** canary-* keys on an Ingress that isn't a canary: ingress-nginx refuses them ("configured but not enabled"). */
-  readonly strayKeys: readonly string[];
 }
 
 /** ingress-nginx's BasicCharsRegex: what a header or cookie name, or a header value, may hold. */
@@ -35,6 +33,8 @@ export const canaryFamily: AnnotationFamily<'canary', CanaryConfig> = {
   scope: 'location',
   parse: (read) => {
     const enabled = read.get('canary', booleanText) ?? false;
+    // ingress-nginx refuses canary-* keys on an Ingress that isn't a canary ("configured but not enabled").
+    if (!enabled) for (const key of TRAFFIC_KEYS) read.ignore(key, 'canary isn\'t "true" on this Ingress (ingress-nginx refuses it too: "configured but not enabled")');
     return {
       enabled,
       header: read.get('canary-by-header', basicChars),
@@ -43,7 +43,6 @@ export const canaryFamily: AnnotationFamily<'canary', CanaryConfig> = {
       cookie: read.get('canary-by-cookie', basicChars),
       weight: read.get('canary-weight', weight) ?? 0,
       weightTotal: read.get('canary-weight-total', weight.refine((value) => value > 0, 'must be more than 0')) ?? DEFAULT_WEIGHT_TOTAL,
-      strayKeys: enabled ? [] : TRAFFIC_KEYS.filter((key) => read.has(key)),
     };
   },
 };

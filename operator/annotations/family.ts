@@ -43,6 +43,12 @@ export class AnnotationReader {
     return undefined;
   }
 
+  /** Reports `name`, when set, as ignored although its value reads: it can't apply as the Ingress stands. */
+  ignore(name: string, why: string): void {
+    const key = `${this.#prefix}/${name}`;
+    if (this.#annotations[key] !== undefined) this.#problems.push({ key, reason: 'InvalidAnnotation', message: `annotation ${key} is ignored: ${why}` });
+  }
+
   /** Whether the Ingress sets `name`, valid or not (a guard that is set but invalid must close its location). */
   has(name: string): boolean {
     return this.#annotations[`${this.#prefix}/${name}`] !== undefined;

@@ -308,9 +308,6 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   };
   const { config, problems, unsupportedGuards } = annotationCache.read(ingress, context.options.annotationsPrefix);
   for (const problem of problems) warn(problem.reason, problem.message);
-  if (config.canary.strayKeys.length > 0) {
-    warn('InvalidAnnotation', `${config.canary.strayKeys.join(', ')} set, but canary isn't "true": ignored (ingress-nginx refuses them too: "configured but not enabled")`);
-  }
   if (config.canary.enabled) {
     // A canary serves nothing itself (ingress-nginx sets it aside too); step 5 attaches its paths.
     context.canaries.push({ ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: {} });

@@ -228,7 +228,7 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       if (!entry.secretName || listed.length === 0) return;
       const found = lookUp({ namespace: ref.namespace, name: entry.secretName });
       if (!found.ok) {
-        warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} get the default certificate`);
+        warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} ${listed.length === 1 ? 'gets' : 'get'} the default certificate`);
         for (const host of listed) fallbacks.push({ ingress: ref, host });
         return;
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findObject, synthesizePier } from './synthesize.ts';
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'IngressClass']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'IngressClass', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
 describe('the chart as a whole', () => {
   it('writes the Namespace first, so kubectl creates it before what lives in it', () => {
@@ -16,6 +16,10 @@ describe('the chart as a whole', () => {
       'ConfigMap/pier-controller',
       'Service/pier-controller',
       'IngressClass/pier',
+      'ValidatingAdmissionPolicy/pier-ingress-annotations',
+      'ValidatingAdmissionPolicyBinding/pier-ingress-annotations',
+      'ValidatingAdmissionPolicy/pier-ingress-annotations-advice',
+      'ValidatingAdmissionPolicyBinding/pier-ingress-annotations-advice',
       'Deployment/pier-controller',
     ]);
   });
@@ -30,6 +34,24 @@ describe('the chart as a whole', () => {
   it('makes the namespace enforce Pod Security "restricted"', () => {
     const namespace = findObject(synthesizePier({ namespace: 'edge' }), 'Namespace', 'edge');
     assert.equal(namespace.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+});
+
+describe('the admission policies', () => {
+  it('bind the denying policy with Deny and the advising one with Warn only', () => {
+    const manifests = synthesizePier();
+    assert.deepEqual(findObject(manifests, 'ValidatingAdmissionPolicyBinding', 'pier-ingress-annotations').spec, { policyName: 'pier-ingress-annotations', validationActions: ['Deny'] });
+    assert.deepEqual(findObject(manifests, 'ValidatingAdmissionPolicyBinding', 'pier-ingress-annotations-advice').spec, { policyName: 'pier-ingress-annotations-advice', validationActions: ['Warn'] });
+  });
+
+  it('check Ingresses of the pier class only, on create and update', () => {
+    const spec = findObject(synthesizePier(), 'ValidatingAdmissionPolicy', 'pier-ingress-annotations').spec;
+    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: ['networking.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['ingresses'] }]);
+    assert.match(spec.matchConditions[0].expression, /object\.spec\.ingressClassName == 'pier'/);
+  });
+
+  it('are left out with admissionPolicy: false', () => {
+    assert.deepEqual(synthesizePier({ admissionPolicy: false }).filter((object) => object.apiVersion.startsWith('admissionregistration')), []);
   });
 });
 

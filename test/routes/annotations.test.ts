@@ -32,7 +32,7 @@ const DEFAULTS: IngressAnnotations = {
   cors: { enabled: false, origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', credentials: true, exposeHeaders: '', maxAge: 1728000 },
   bodySize: { limit: undefined },
   timeouts: { connectMs: undefined, readMs: undefined, sendMs: undefined, nextUpstream: undefined, nextUpstreamTries: undefined, nextUpstreamTimeoutMs: undefined },
-  canary: { enabled: false, header: undefined, headerValue: undefined, headerPattern: undefined, cookie: undefined, weight: 0, weightTotal: 100, strayKeys: [] },
+  canary: { enabled: false, header: undefined, headerValue: undefined, headerPattern: undefined, cookie: undefined, weight: 0, weightTotal: 100 },
   affinity: {
     type: undefined, mode: 'balanced', canaryBehavior: 'sticky', cookieName: 'INGRESSCOOKIE', path: undefined, domain: undefined, expiresSeconds: undefined, maxAgeSeconds: undefined,
     secure: undefined, sameSite: undefined, conditionalSameSiteNone: false, changeOnFailure: false,
@@ -247,7 +247,8 @@ describe('reading an Ingress\'s annotations', () => {
     {
       name: 'canary-* keys without canary "true" are kept aside (ingress-nginx: "configured but not enabled")',
       annotations: { [`${PREFIX}/canary-weight`]: '50' },
-      config: { canary: { ...DEFAULTS.canary, weight: 50, strayKeys: ['canary-weight'] } },
+      config: { canary: { ...DEFAULTS.canary, weight: 50 } },
+      problems: [`InvalidAnnotation ${PREFIX}/canary-weight: annotation ${PREFIX}/canary-weight is ignored: canary isn't "true" on this Ingress (ingress-nginx refuses it too: "configured but not enabled")`],
     },
     // affinity (sessionaffinity parser)
     {

@@ -75,7 +75,7 @@ const CASES: Case[] = [
     rule: 'canary-weight on an Ingress that isn\'t a canary is reported, and the Ingress is served as a main one',
     objects: [main({ [`${A}/canary-weight`]: '50' })],
     routes: ['/ -> default/main:80'],
-    warnings: ['main InvalidAnnotation canary-weight set, but canary isn\'t "true": ignored (ingress-nginx refuses them too: "configured but not enabled")'],
+    warnings: ['main InvalidAnnotation annotation nginx.ingress.kubernetes.io/canary-weight is ignored: canary isn\'t "true" on this Ingress (ingress-nginx refuses it too: "configured but not enabled")'],
   },
   {
     rule: 'A canary for one of the main Ingress\'s paths changes that path only',

@@ -172,7 +172,7 @@ describe('TLS: certificates by host', () => {
       assert.deepEqual(tlsHosts(result), ['bar.com=default/bar']);
       assert.deepEqual(warningsOf(result), ['Ingress default/i TlsSecretInvalid']);
       assert.match(result.warnings[0]?.message ?? '', problem);
-      assert.match(result.warnings[0]?.message ?? '', /foo\.com get the default certificate$/);
+      assert.match(result.warnings[0]?.message ?? '', /foo\.com gets the default certificate$/);
       assert.deepEqual(result.tlsFallbacks, [{ ingress: { namespace: 'default', name: 'i' }, host: 'foo.com' }]);
     });
   }

@@ -65,7 +65,7 @@ for (const workers of [1, 2]) {
 
     it('gives the host of a certificate OpenSSL refuses the default certificate, and says so in the log and in /metrics', async () => {
       assert.equal((await handshake(pier.ports.https, WEAK_HOST)).fingerprint, rsaDefault.fingerprint);
-      await pier.waitForLog(/Ingress default\/weak: spec\.tls\[0\]: Secret default\/weak-tls: OpenSSL refused the certificate and key \(.*ee key too small\); weak\.example get the default certificate reason=TlsSecretInvalid/);
+      await pier.waitForLog(/Ingress default\/weak: spec\.tls\[0\]: Secret default\/weak-tls: OpenSSL refused the certificate and key \(.*ee key too small\); weak\.example gets the default certificate reason=TlsSecretInvalid/);
       const metrics = await metricsText(pier.ports.healthz);
       assert.match(metrics, /^pier_tls_fallback_hosts\{namespace="default",ingress="weak"\} 1$/m);
       assert.doesNotMatch(metrics, /pier_tls_fallback_hosts\{namespace="default",ingress="rsa"\}/);
