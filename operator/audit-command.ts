@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Config } from './config.ts';
 import type { Logger } from '../proxy/log.ts';
 import { ManifestSource } from './sources/manifests.ts';
-import { ClusterSource } from './sources/cluster.ts';
+import { ClusterSource, configMapsNamed } from './sources/cluster.ts';
 import { Store, type Snapshot } from './store.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { routeOptionsFrom } from './runtime.ts';
@@ -31,7 +31,7 @@ async function clusterSnapshot(config: Config, log: Logger): Promise<Snapshot> {
   const source = new ClusterSource(
     loadKubeConfig(config.flags.kubeconfig),
     store,
-    { watchNamespace: config.flags['watch-namespace'], configMap: config.flags.configmap, allConfigMaps: true },
+    { watchNamespace: config.flags['watch-namespace'], configMaps: configMapsNamed(config.flags), allConfigMaps: true },
     { onChange: () => undefined, onPermission: (_kind, problem) => problem !== null && rejectWith(new Error(problem)) },
     log,
   );

@@ -58,8 +58,9 @@ const FLAGS = {
   'publish-status-address': { schema: z.string().min(1).optional(), help: 'comma-separated addresses to write into Ingress status' },
   'election-id': { schema: z.string().min(1).default('pier-leader'), help: 'name of the leader-election Lease' },
   configmap: { schema: namespacedName.optional(), help: "namespace/name of the controller's ConfigMap" },
-  'tcp-services-configmap': { schema: namespacedName.optional(), help: 'accepted for compatibility; TCP services are not supported yet' },
-  'udp-services-configmap': { schema: namespacedName.optional(), help: 'accepted for compatibility; UDP services are not supported yet' },
+  'tcp-services-configmap': { schema: namespacedName.optional(), help: 'namespace/name of the ConfigMap of TCP services ("<port>": "<namespace>/<service>:<port>[:PROXY][:PROXY]")' },
+  'udp-services-configmap': { schema: namespacedName.optional(), help: 'namespace/name of the ConfigMap of UDP services ("<port>": "<namespace>/<service>:<port>")' },
+  'enable-ssl-passthrough': { schema: booleanFlag.default(false), help: 'let the ssl-passthrough annotation send TLS connections to the backend unterminated, chosen by the ClientHello\'s server name', boolean: true },
   'enable-auth-proxy-set-headers': {
     schema: booleanFlag.default(false),
     help: "read the ConfigMaps auth-proxy-set-headers names (watches every ConfigMap of the watched namespaces; off: such locations answer 503)",

@@ -8,7 +8,7 @@ import type { Logger } from '../proxy/log.ts';
 import { coalesce } from './coalesce.ts';
 import { Store, type Snapshot } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
-import { ClusterSource } from './sources/cluster.ts';
+import { ClusterSource, configMapsNamed } from './sources/cluster.ts';
 import { StatusWriter } from './status.ts';
 import { EventRecorder } from './events.ts';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from './leader.ts';
@@ -137,7 +137,7 @@ export async function runController(config: Config, log: Logger): Promise<number
   source = new ClusterSource(
     kc,
     store,
-    { watchNamespace: flags['watch-namespace'], configMap: flags.configmap, allConfigMaps: flags['enable-auth-proxy-set-headers'] },
+    { watchNamespace: flags['watch-namespace'], configMaps: configMapsNamed(flags), allConfigMaps: flags['enable-auth-proxy-set-headers'] },
     { onChange: (kind) => recompute(kind), onPermission: (kind, problem) => setProblem(`watch ${kind}`, problem) },
     log,
   );

@@ -31,6 +31,10 @@ export function routeOptionsFrom(flags: Config['flags'], now = Date.now(), cache
     annotationsPrefix: flags['annotations-prefix'],
     defaultSslCertificate: flags['default-ssl-certificate'] ?? null,
     configMap: flags.configmap ?? null,
+    tcpServicesConfigMap: flags['tcp-services-configmap'] ?? null,
+    udpServicesConfigMap: flags['udp-services-configmap'] ?? null,
+    sslPassthrough: flags['enable-ssl-passthrough'],
+    reservedPorts: [flags['http-port'], flags['https-port'], flags['healthz-port'], flags['default-server-port']],
     // From files every ConfigMap is at hand; from a cluster, only with the flag (it widens the watch).
     configMapsReadable: flags.manifests !== undefined || flags['enable-auth-proxy-set-headers'],
     now,
@@ -83,6 +87,7 @@ export class Runtime {
       httpsPort: flags['https-port'],
       defaultServerPort: flags['default-server-port'],
       timeouts: { connectMs: flags['proxy-connect-timeout'], readMs: flags['proxy-read-timeout'], sendMs: flags['proxy-send-timeout'] },
+      logLevel: flags['log-level'],
     };
     if (flags.workers > 1) {
       const pool = new WorkerPool(

@@ -37,10 +37,11 @@ export class Store {
     return this.#maps[kind].get(key) as ObjectOf<K> | undefined;
   }
 
-  /** Replaces every object of one kind, as a relist does. */
-  replaceKind<K extends Kind>(kind: K, objects: Iterable<ObjectOf<K>>): void {
+  /** Replaces every object of one kind (or only those `owns` picks, for a watch that sees part of it), as a relist does. */
+  replaceKind<K extends Kind>(kind: K, objects: Iterable<ObjectOf<K>>, owns?: (object: ObjectOf<K>) => boolean): void {
     const map = this.#maps[kind] as Map<string, ObjectOf<K>>;
-    map.clear();
+    if (owns === undefined) map.clear();
+    else for (const [key, object] of map) if (owns(object)) map.delete(key);
     for (const object of objects) map.set(objectKey(object.metadata), object);
   }
 

@@ -2,7 +2,7 @@
 // it owns (never the global one). The data plane counts in plain numbers (proxy-metrics.ts); this
 // module turns them into prom-client metrics and adds the controller's own.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricValue } from 'prom-client';
-import { LATENCY, ProxyMetrics, REQUESTS, TLS_REFUSED, metricJson } from './proxy-metrics.ts';
+import { LATENCY, ProxyMetrics, REQUESTS, STREAM_BYTES, STREAM_CONNECTIONS, STREAM_FAILURES, TLS_REFUSED, metricJson } from './proxy-metrics.ts';
 
 /** A read-only metric whose values are computed when the registry is read, in the shape a worker sends its own. */
 function computedMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue<string>[]): Metric {
@@ -24,9 +24,13 @@ export function createMetrics(): PierMetrics {
   registry.registerMetric(computedMetric(REQUESTS.name, REQUESTS.help, 'counter', () => proxy.routes.requestValues()));
   registry.registerMetric(computedMetric(LATENCY.name, LATENCY.help, 'histogram', () => proxy.routes.latencyValues(LATENCY.name)));
   registry.registerMetric(computedMetric(TLS_REFUSED.name, TLS_REFUSED.help, 'counter', () => [{ labels: {}, value: proxy.tlsCertificatesRefused.value }]));
+  registry.registerMetric(computedMetric(STREAM_CONNECTIONS.name, STREAM_CONNECTIONS.help, 'counter', () => proxy.streams.values('connections')));
+  registry.registerMetric(computedMetric(STREAM_FAILURES.name, STREAM_FAILURES.help, 'counter', () => proxy.streams.values('failures')));
+  registry.registerMetric(computedMetric(STREAM_BYTES.name, STREAM_BYTES.help, 'counter', () => proxy.streams.byteValues()));
   return {
     registry,
     routes: proxy.routes,
+    streams: proxy.streams,
     tlsCertificatesRefused: proxy.tlsCertificatesRefused,
     configChanges: new Counter({
       name: 'pier_config_changes_total',

@@ -103,11 +103,58 @@ export class PlainCounter {
   }
 }
 
-/** What the proxy counts: per-route requests and latency, and certificates the TLS library refused. */
+/** The labels of a stream port's metrics: TCP, UDP or TLS passthrough, the port, and the Service behind it. */
+export interface StreamLabels {
+  readonly protocol: 'TCP' | 'UDP' | 'passthrough';
+  readonly port: string;
+  readonly namespace: string;
+  readonly service: string;
+}
+
+interface StreamSeries {
+  readonly labels: StreamLabels;
+  connections: number;
+  failures: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Per stream port: connections (UDP flows), failures (no endpoint answered, a bad PROXY header), bytes each way. */
+export class StreamMetrics {
+  readonly #byKey = new Map<string, StreamSeries>();
+
+  series(labels: StreamLabels): StreamSeries {
+    const key = `${labels.protocol}\n${labels.port}\n${labels.namespace}\n${labels.service}`;
+    let series = this.#byKey.get(key);
+    if (series === undefined) {
+      series = { labels: { ...labels }, connections: 0, failures: 0, bytesIn: 0, bytesOut: 0 };
+      this.#byKey.set(key, series);
+    }
+    return series;
+  }
+
+  values(field: 'connections' | 'failures'): MetricValue<string>[] {
+    return [...this.#byKey.values()].map((series) => ({ labels: { ...series.labels }, value: series[field] }));
+  }
+
+  byteValues(): MetricValue<string>[] {
+    return [...this.#byKey.values()].flatMap((series) => [
+      { labels: { ...series.labels, direction: 'in' }, value: series.bytesIn },
+      { labels: { ...series.labels, direction: 'out' }, value: series.bytesOut },
+    ]);
+  }
+}
+
+/** What the proxy counts: per-route requests and latency, stream ports, and certificates the TLS library refused. */
 export class ProxyMetrics {
   readonly routes = new RouteMetrics();
+  readonly streams = new StreamMetrics();
   readonly tlsCertificatesRefused = new PlainCounter();
 }
+
+export const STREAM_CONNECTIONS = { name: 'pier_stream_connections_total', help: 'Connections (UDP: flows) accepted on TCP/UDP service and SSL passthrough ports, by port and Service.' } as const;
+export const STREAM_FAILURES = { name: 'pier_stream_failures_total', help: 'Stream connections that reached no backend (no endpoint, none answered, or a bad PROXY header), by port and Service.' } as const;
+export const STREAM_BYTES = { name: 'pier_stream_bytes_total', help: 'Bytes relayed on stream ports: in from clients, out to them.' } as const;
 
 export const REQUESTS = { name: 'pier_requests_total', help: 'Requests answered, by Ingress, Service and status code.' } as const;
 export const LATENCY = { name: 'pier_upstream_latency_seconds', help: 'Time from sending a request upstream to the end of its response.' } as const;
@@ -133,6 +180,9 @@ export function proxyMetricsJson(metrics: ProxyMetrics): MetricJson[] {
     metricJson(REQUESTS.name, REQUESTS.help, 'counter', metrics.routes.requestValues()),
     metricJson(LATENCY.name, LATENCY.help, 'histogram', metrics.routes.latencyValues(LATENCY.name)),
     metricJson(TLS_REFUSED.name, TLS_REFUSED.help, 'counter', [{ labels: {}, value: metrics.tlsCertificatesRefused.value }]),
+    metricJson(STREAM_CONNECTIONS.name, STREAM_CONNECTIONS.help, 'counter', metrics.streams.values('connections')),
+    metricJson(STREAM_FAILURES.name, STREAM_FAILURES.help, 'counter', metrics.streams.values('failures')),
+    metricJson(STREAM_BYTES.name, STREAM_BYTES.help, 'counter', metrics.streams.byteValues()),
     metricJson('pier_process_cpu_user_seconds_total', 'Total user CPU time spent in seconds.', 'counter', [{ labels: {}, value: cpu.user / 1e6 }]),
     metricJson('pier_process_cpu_system_seconds_total', 'Total system CPU time spent in seconds.', 'counter', [{ labels: {}, value: cpu.system / 1e6 }]),
     metricJson('pier_process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', 'counter', [{ labels: {}, value: (cpu.user + cpu.system) / 1e6 }]),

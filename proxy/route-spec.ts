@@ -314,7 +314,33 @@ export interface RouteTableSpec {
   readonly nextUpstream?: NextUpstreamPolicy;
   /** With use-forwarded-headers: the peers (proxy-real-ip-cidr) whose X-Forwarded-For names the client. Absent: the peer is the client. */
   readonly realIpFrom?: readonly string[];
+  /** --tcp-services-configmap and --udp-services-configmap: ports proxied as streams. Absent: none. */
+  readonly streams?: readonly StreamSpec[];
+  /** ConfigMap proxy-stream-timeout in ms: how long a stream (or a UDP flow) may stay idle. Absent: 600 s. */
+  readonly streamTimeoutMs?: number;
+  /** ssl-passthrough hosts (with --enable-ssl-passthrough): their TLS connections go to the upstream as they are. Absent: none. */
+  readonly passthrough?: readonly PassthroughSpec[];
 }
+
+/** One TCP or UDP port of the tcp/udp services ConfigMaps (ingress-nginx's `<port>: <namespace>/<service>:<port>[:PROXY][:PROXY]`). */
+export interface StreamSpec {
+  readonly protocol: 'TCP' | 'UDP';
+  readonly port: number;
+  readonly upstream: string;
+  /** The first PROXY: clients send a PROXY protocol header (v1 or v2), read before anything is forwarded. */
+  readonly acceptProxyProtocol: boolean;
+  /** The second PROXY: a PROXY protocol v1 header goes to the backend first, as nginx's proxy_protocol on. */
+  readonly sendProxyProtocol: boolean;
+}
+
+export interface PassthroughSpec {
+  /** Lower-case host, as the ClientHello's server name must name it. */
+  readonly host: string;
+  readonly upstream: string;
+}
+
+/** ingress-nginx's proxy-stream-timeout default, 600 s. */
+export const DEFAULT_STREAM_TIMEOUT_MS = 600_000;
 
 /** ingress-nginx's client_max_body_size default, 1m. */
 export const DEFAULT_BODY_SIZE_LIMIT = 1024 * 1024;

@@ -10,8 +10,8 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
-import type { RouteTableSpec, UpstreamSpec, WireProtocol } from './route-spec.ts';
-import { RouteTable, type StageCompiler } from './route-table.ts';
+import { DEFAULT_STREAM_TIMEOUT_MS, type RouteTableSpec, type UpstreamSpec, type WireProtocol } from './route-spec.ts';
+import { RouteTable, type StageCompiler, type Upstream } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 import { finishAnswer, finishExchange, type Answer, type AuthCheck, type Exchange } from './pipeline.ts';
@@ -25,6 +25,9 @@ import type { ProxyMetrics } from './proxy-metrics.ts';
 import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 import { createTlsListener } from './tls-listener.ts';
+import { StreamPorts, relayStream, type StreamEnvironment, type StreamRoute } from './streams.ts';
+import { createLogger, type LogLevel } from './log.ts';
+import type { StreamLabels } from './proxy-metrics.ts';
 
 /** nginx's keepalive_timeout in ingress-nginx: how long an idle client connection is kept. */
 const CLIENT_KEEP_ALIVE_MS = 75_000;
@@ -62,6 +65,8 @@ export interface ProxyOptions {
   readonly ticketKeyRotationMs?: number;
   /** Given: this server uses it and leaves ticket-key rotation to the giver. Absent: its own, rotated by itself. */
   readonly sharedTls?: SharedTls;
+  /** What stream ports and passthrough log (a port that can't be opened, an endpoint that never answers). Absent: warn. */
+  readonly logLevel?: LogLevel;
 }
 
 export interface BoundPorts {
@@ -105,6 +110,11 @@ export class ProxyServer {
   #redirectPortSuffix = '';
   /** Compiles each route's stages at swap time (stages.ts). */
   readonly #compileStages: StageCompiler;
+  /** TCP/UDP service ports (streams.ts). */
+  readonly #streams: StreamPorts;
+  readonly #streamEnvironment: StreamEnvironment;
+  /** ssl-passthrough hosts of the current table, and where their connections go. */
+  #passthrough: ReadonlyMap<string, StreamRoute> = new Map();
 
   constructor(options: ProxyOptions, metrics: ProxyMetrics) {
     this.#options = options;
@@ -112,6 +122,8 @@ export class ProxyServer {
     const auth = { dispatcher: (protocol: WireProtocol, connectMs: number) => this.#dispatchers.for(protocol, connectMs), connectMs: options.timeouts.connectMs, readMs: options.timeouts.readMs, cache: new AuthCache() };
     this.#compileStages = stageCompiler({ httpsEnabled: options.httpsPort !== undefined, redirectPortSuffix: () => this.#redirectPortSuffix, rateLimits: new Map(), connectionLimits: new Map(), auth });
     this.#dispatchers = new DispatcherCache(options.timeouts);
+    this.#streamEnvironment = { bindAddress: options.bindAddress, connectMs: options.timeouts.connectMs, metrics: metrics.streams, log: createLogger(options.logLevel ?? 'warn') };
+    this.#streams = new StreamPorts(this.#streamEnvironment);
     this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
     this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();
     this.#fakeContext = secureContextFor(this.#fakeCertificate);
@@ -136,7 +148,7 @@ export class ProxyServer {
       SNICallback: (serverName, done) => done(null, this.#compiled.certificates.forServerName(serverName)),
     });
     const noSni = this.#createTlsServer({ cert: this.#fakeCertificate.certificatePem, key: this.#fakeCertificate.keyPem });
-    const front = createTlsListener({ withServerName: bySni, withoutServerName: noSni }, (socket) => this.#track(socket));
+    const front = createTlsListener({ withServerName: bySni, withoutServerName: noSni, passthrough: (serverName) => this.#passthroughFor(serverName) }, (socket) => this.#track(socket));
     return { front, bySni, noSni };
   }
 
@@ -172,6 +184,7 @@ export class ProxyServer {
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     upstreams.commit();
     this.#compiled = { routes, certificates };
+    this.#applyStreams(spec, upstreams.byId);
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
     if (this.#https && certificates.defaultContext !== previous.certificates.defaultContext) {
@@ -179,6 +192,34 @@ export class ProxyServer {
       this.#https.noSni.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
     }
     return certificates.unusable;
+  }
+
+  /** The table's stream ports and passthrough hosts, on the upstreams the table now uses. */
+  #applyStreams(spec: RouteTableSpec, upstreams: ReadonlyMap<string, Upstream>): void {
+    const idleMs = spec.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS;
+    const routeOf = (upstreamId: string, protocol: StreamLabels['protocol'], port: number, spec: StreamRoute['spec']): StreamRoute | null => {
+      const upstream = upstreams.get(upstreamId);
+      if (upstream === undefined) return null;
+      return { spec, upstream, idleMs, labels: { protocol, port: String(port), namespace: upstream.spec.namespace, service: upstream.spec.service } };
+    };
+    const streams = (spec.streams ?? []).flatMap((stream) => {
+      const route = routeOf(stream.upstream, stream.protocol, stream.port, stream);
+      return route === null ? [] : [{ ...stream, route }];
+    });
+    void this.#streams.apply(streams);
+    const passthrough = new Map<string, StreamRoute>();
+    for (const entry of spec.passthrough ?? []) {
+      const route = routeOf(entry.upstream, 'passthrough', this.#options.httpsPort ?? 0, { acceptProxyProtocol: false, sendProxyProtocol: false });
+      if (route !== null) passthrough.set(entry.host, route);
+    }
+    this.#passthrough = passthrough;
+  }
+
+  /** For an ssl-passthrough host: what takes its connection (the ClientHello still unread in it); else null. */
+  #passthroughFor(serverName: string): ((socket: Socket) => void) | null {
+    const route = this.#passthrough.get(serverName.toLowerCase());
+    if (route === undefined) return null;
+    return (socket) => relayStream(socket, route, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, this.#streamEnvironment);
   }
 
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
@@ -218,6 +259,7 @@ export class ProxyServer {
   /** Stops accepting connections, lets requests under way finish (up to drainMs), then closes the rest. */
   async close(drainMs: number): Promise<void> {
     if (this.#ticketKeyTimer) clearInterval(this.#ticketKeyTimer);
+    this.#streams.close();
     const closed = Promise.all([closeServer(this.#httpServer), closeServer(this.#https?.front ?? null), closeServer(this.#defaultServer)]);
     this.#httpServer.closeIdleConnections();
     // GOAWAY: HTTP/2 clients finish their streams and open no new ones here.

@@ -19,6 +19,8 @@ export interface TlsListenerTargets {
   readonly withServerName: Server;
   /** Takes connections whose ClientHello names none (and anything that isn't a ClientHello). */
   readonly withoutServerName: Server;
+  /** ssl-passthrough: what takes a connection for this server name unterminated, or null to terminate it here. */
+  readonly passthrough: (serverName: string) => ((socket: Socket) => void) | null;
 }
 
 export function createTlsListener(targets: TlsListenerTargets, onConnection: (socket: Socket) => void): Server {
@@ -26,6 +28,8 @@ export function createTlsListener(targets: TlsListenerTargets, onConnection: (so
     onConnection(socket);
     void readClientHello(socket).then((outcome) => {
       if (outcome === 'gone') return;
+      const passthrough = outcome.serverName === null ? null : targets.passthrough(outcome.serverName);
+      if (passthrough !== null) return passthrough(socket);
       (outcome.serverName === null ? targets.withoutServerName : targets.withServerName).emit('connection', socket);
     });
   });

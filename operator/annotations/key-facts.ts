@@ -119,5 +119,6 @@ export const KEY_FACTS: Readonly<Record<string, KeyFacts>> = {
   'upstream-hash-by': text,
   'upstream-hash-by-subset': boolean,
   'upstream-hash-by-subset-size': count,
+  'ssl-passthrough': { value: { kind: 'boolean' }, differs: 'needs --enable-ssl-passthrough, as in ingress-nginx; Pier peeks at the ClientHello on the HTTPS port itself (no second TLS hop through a local port)' },
   'load-balance': { value: { kind: 'oneOf', values: ['round_robin', 'ewma'] }, differs: 'ewma averages the whole attempt\'s time (ingress-nginx: connect and header times)' },
 };

@@ -24,8 +24,9 @@ import { useRegexFamily } from './use-regex.ts';
 import { canaryFamily } from './canary.ts';
 import { affinityFamily } from './affinity.ts';
 import { balancingFamily } from './balancing.ts';
+import { sslPassthroughFamily } from './ssl-passthrough.ts';
 
-export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, externalAuthFamily, rateLimitsFamily, serverAliasFamily, canaryFamily, affinityFamily, balancingFamily] as const;
+export const FAMILIES = [useRegexFamily, rewriteFamily, redirectFamily, tlsRedirectFamily, backendProtocolFamily, upstreamVhostFamily, serviceUpstreamFamily, bodySizeFamily, timeoutsFamily, errorsFamily, corsFamily, sourceRangesFamily, basicAuthFamily, externalAuthFamily, rateLimitsFamily, serverAliasFamily, canaryFamily, affinityFamily, balancingFamily, sslPassthroughFamily] as const;
 
 type Family = (typeof FAMILIES)[number];
 

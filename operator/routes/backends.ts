@@ -25,8 +25,8 @@ function describePort(port: PortRef): string {
   return 'name' in port ? port.name : String(port.number);
 }
 
-function findServicePort(service: Service, port: PortRef): ServicePort | undefined {
-  const ports = service.spec.ports ?? [];
+function findServicePort(service: Service, port: PortRef, protocol: 'TCP' | 'UDP'): ServicePort | undefined {
+  const ports = (service.spec.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === protocol);
   return 'name' in port ? ports.find((p) => p.name === port.name) : ports.find((p) => p.port === port.number);
 }
 
@@ -82,8 +82,9 @@ function clusterIpBackend(service: Service | undefined, servicePort: ServicePort
   return { upstream: { ...base, id: `${base.id}@clusterip`, endpoints: [{ address: clusterIp, port: servicePort.port }] }, problem: null };
 }
 
-export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef, serviceUpstream = false): ResolvedBackend {
-  const id = upstreamId(namespace, serviceName, port);
+export function resolveServiceBackend(snapshot: Snapshot, namespace: string, serviceName: string, port: PortRef, serviceUpstream = false, protocol: 'TCP' | 'UDP' = 'TCP'): ResolvedBackend {
+  // A UDP port is an upstream of its own: a Service may serve DNS on 53 over both.
+  const id = `${upstreamId(namespace, serviceName, port)}${protocol === 'UDP' ? '/udp' : ''}`;
   const base = { id, namespace, service: serviceName, servicePort: describePort(port) };
   const empty = (reason: WarningReason, message: string): ResolvedBackend => ({
     upstream: { ...base, endpoints: [] },
@@ -92,7 +93,7 @@ export function resolveServiceBackend(snapshot: Snapshot, namespace: string, ser
 
   const service = snapshot.services.get(`${namespace}/${serviceName}`);
   if (!service) return empty('ServiceNotFound', `Service ${namespace}/${serviceName} not found; requests answer 503`);
-  const servicePort = findServicePort(service, port);
+  const servicePort = findServicePort(service, port, protocol);
 
   if (service.spec.type === 'ExternalName') {
     const endpoint = externalNameEndpoint(service, servicePort, port);
@@ -100,7 +101,7 @@ export function resolveServiceBackend(snapshot: Snapshot, namespace: string, ser
     return { upstream: { ...base, endpoints: [endpoint] }, problem: null };
   }
   if (!servicePort) {
-    return empty('ServicePortNotFound', `Service ${namespace}/${serviceName} has no port ${describePort(port)}; requests answer 503`);
+    return empty('ServicePortNotFound', `Service ${namespace}/${serviceName} has no ${protocol === 'UDP' ? 'UDP ' : ''}port ${describePort(port)}; requests answer 503`);
   }
   const viaClusterIp = serviceUpstream ? clusterIpBackend(service, servicePort, base) : null;
   if (viaClusterIp && 'upstream' in viaClusterIp) return viaClusterIp;

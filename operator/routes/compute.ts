@@ -22,11 +22,12 @@ import type {
   WarningReason,
 } from './types.ts';
 import { checkHost, checkPath } from './validation.ts';
-import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type CanaryPolicy, type HostRedirectSpec, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
+import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_NEXT_UPSTREAM, prefixKey, type CanaryPolicy, type HostRedirectSpec, type PassthroughSpec, type StreamSpec, DEFAULT_STREAM_TIMEOUT_MS, type LocationPolicy, type NextUpstreamPolicy } from '../../proxy/route-spec.ts';
 import { compilePathRegex } from '../../proxy/path-regex.ts';
 import { affinityPolicy, locationPolicy, rewrites, type LocationGuard } from './location-policy.ts';
 import { resolveBasicAuth } from './basic-auth.ts';
 import { resolveAuthProxySetHeaders } from './auth-proxy-headers.ts';
+import { streamServices } from './streams.ts';
 import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
 import { controllerSettings, definedOnly, type ControllerSettings } from './https-settings.ts';
 
@@ -60,6 +61,8 @@ interface Context {
   readonly aliases: Map<string, { readonly host: string; readonly ingress: IngressContext }>;
   /** Canary Ingresses, oldest first: their paths attach to main routes once those are all known. */
   readonly canaries: IngressContext[];
+  /** Ingresses with ssl-passthrough (and the flag on), oldest first. */
+  readonly passthrough: IngressContext[];
 }
 
 /** One Ingress being translated: its identity, its annotations, and where its warnings go. */
@@ -315,6 +318,10 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   }
   const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: guardOf(context, ref, config, unsupportedGuards, warn) };
   const ownFallback = ingressFallback(context, ing);
+  if (config.sslPassthrough.enabled) {
+    if (context.options.sslPassthrough) context.passthrough.push(ing);
+    else warn('SslPassthroughIgnored', 'ssl-passthrough needs --enable-ssl-passthrough (as in ingress-nginx); its hosts\' TLS is terminated by Pier as usual');
+  }
 
   (ingress.spec.rules ?? []).forEach((rule, ruleIndex) => {
     const host = checkHost(rule.host);
@@ -375,6 +382,45 @@ function canaryPolicy(ing: IngressContext, upstream: string, main: RouteSpec): C
   // sticky (the default): the canary shares the main route's affinity, so a session stays on the side it started on.
   const affinity = ing.annotations.affinity.canaryBehavior === 'legacy' ? affinityPolicy(ing.annotations, main.path) : main.affinity;
   return { upstream, ingress: ing.ref, ...definedOnly({ header, headerValue, headerPattern, cookie }), weight, weightTotal, ...(affinity !== undefined ? { affinity } : {}) };
+}
+
+/**
+ * Step 8: ssl-passthrough hosts and their upstream, the backend of the Ingress's `/` path, as
+ * ingress-nginx's getConfiguration (other paths are ignored, with a warning). The oldest Ingress
+ * takes a host.
+ */
+function passthroughHosts(context: Context): PassthroughSpec[] {
+  const byHost = new Map<string, PassthroughSpec>();
+  for (const ing of context.passthrough) {
+    for (const rule of ing.ingress.spec.rules ?? []) {
+      const host = checkHost(rule.host);
+      if (!host.ok || host.value === '' || byHost.has(host.value)) continue;
+      const routes = context.virtualHosts.get(host.value)?.routes ?? [];
+      const root = routes.find((route) => route.ingress === ing.ref && route.path === '/');
+      if (!root) {
+        ing.warn('SslPassthroughIgnored', `ssl-passthrough: host ${host.value} has no path "/" in this Ingress, whose backend would take its connections; not passed through`);
+        continue;
+      }
+      const others = (rule.http?.paths ?? []).filter((path) => (path.path ?? '/') !== '/');
+      if (others.length > 0) ing.warn('SslPassthroughIgnored', `ssl-passthrough: host ${host.value} passes every connection to the "/" path's backend; paths ${others.map((path) => path.path).join(', ')} are ignored for it (as in ingress-nginx)`);
+      byHost.set(host.value, { host: host.value, upstream: root.upstream });
+    }
+  }
+  return [...byHost.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
+}
+
+/** Step 9: the TCP and UDP services ConfigMaps; a problem is a warning on the ConfigMap. */
+function streams(context: Context): StreamSpec[] {
+  const reservedPorts = new Set(context.options.reservedPorts ?? []);
+  const all: StreamSpec[] = [];
+  for (const [protocol, ref] of [['TCP', context.options.tcpServicesConfigMap], ['UDP', context.options.udpServicesConfigMap]] as const) {
+    if (!ref) continue;
+    const result = streamServices(context.snapshot, { protocol, configMap: ref, reservedPorts });
+    for (const upstream of result.upstreams) context.upstreams.set(upstream.id, upstream);
+    for (const problem of result.problems) context.warnings.push({ kind: 'ConfigMap', namespace: ref.namespace, name: ref.name, reason: 'InvalidConfigMap', message: problem });
+    all.push(...result.streams);
+  }
+  return all;
 }
 
 /** Step 5b: --default-backend-service, when no Ingress's spec.defaultBackend took unknown hosts. */
@@ -481,6 +527,8 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
     .map((draft) => ({ host: draft.host, ...(aliases.has(draft.host) ? { aliases: (aliases.get(draft.host) as string[]).sort() } : {}), routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
   const redirects = hostRedirects(context);
+  const passthrough = passthroughHosts(context);
+  const streamSpecs = streams(context);
   const { settings } = context;
   return {
     table: {
@@ -496,6 +544,8 @@ function output(context: Context, served: readonly Ingress[], ignored: readonly 
       ...(Object.keys(settings.timeouts).length > 0 ? { timeouts: settings.timeouts } : {}),
       ...(isDefaultNextUpstream(settings.nextUpstream) ? {} : { nextUpstream: settings.nextUpstream }),
       ...(settings.realIpFrom ? { realIpFrom: settings.realIpFrom } : {}),
+      ...(streamSpecs.length > 0 ? { streams: streamSpecs, ...(settings.streamTimeoutMs !== DEFAULT_STREAM_TIMEOUT_MS ? { streamTimeoutMs: settings.streamTimeoutMs } : {}) } : {}),
+      ...(passthrough.length > 0 ? { passthrough } : {}),
     },
     statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
     ignored,
@@ -510,7 +560,7 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
   const settings = readSettings(snapshot, options, warnings);
   const tls = readTls(snapshot, options, served, warnings);
-  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [] };
+  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [], passthrough: [] };
   const annotationCache = options.annotationCache ?? new AnnotationCache();
   for (const ingress of served) translateIngress(context, ingress, annotationCache);
   attachCanaries(context);

@@ -46,6 +46,11 @@ const KEYS = {
   'limit-conn-status-code': z.string().regex(/^[45]\d\d$/, 'must be a 4xx or 5xx status').transform(Number).default(503),
   'allow-cross-namespace-resources': flag.default(false),
   'load-balance': loadBalanceText.default('round_robin'),
+  // nginx's time: 600s, 10m, 1h (ingress-nginx's default 600s).
+  'proxy-stream-timeout': z.string().regex(/^\d+(ms|s|m|h)?$/, 'must be a time such as 600s or 10m').transform((value) => {
+    const [, amount = '0', unit = 's'] = /^(\d+)(ms|s|m|h)?$/.exec(value) ?? [];
+    return Number(amount) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!;
+  }).default(600_000),
 } as const;
 
 type Values = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -78,6 +83,8 @@ export interface ControllerSettings {
   readonly limitReqStatus: number;
   /** ConfigMap limit-conn-status-code: the answer to a request over limit-connections. */
   readonly limitConnStatus: number;
+  /** ConfigMap proxy-stream-timeout in ms: the idle time after which a stream or UDP flow ends. */
+  readonly streamTimeoutMs: number;
   /** ConfigMap load-balance: every location's algorithm unless an annotation names its own. */
   readonly loadBalance: 'round_robin' | 'ewma';
   /** ConfigMap allow-cross-namespace-resources: annotations may name a Secret or ConfigMap of another namespace. */
@@ -150,6 +157,7 @@ export function controllerSettings(configMap: ConfigMap | undefined): { settings
       limitConnStatus: v['limit-conn-status-code'],
       crossNamespaceResources: v['allow-cross-namespace-resources'],
       loadBalance: v['load-balance'],
+      streamTimeoutMs: v['proxy-stream-timeout'],
     },
     problems,
   };

@@ -32,7 +32,8 @@ export type WarningReason =
   | 'AliasConflict'
   | 'AuthSecretInvalid'
   | 'AuthConfigMapInvalid'
-  | 'CanaryUnattached';
+  | 'CanaryUnattached'
+  | 'SslPassthroughIgnored';
 
 export interface RouteWarning {
   readonly kind: string;
@@ -90,6 +91,13 @@ export interface RouteOptions {
   readonly now?: number;
   /** Remembers parsed certificates between computations, so unchanged Secrets aren't parsed again. */
   readonly certificateCache?: CertificateCache;
+  /** `namespace/name` of --tcp-services-configmap and --udp-services-configmap. */
+  readonly tcpServicesConfigMap?: ObjectRef | null;
+  readonly udpServicesConfigMap?: ObjectRef | null;
+  /** --enable-ssl-passthrough: the ssl-passthrough annotation takes effect. */
+  readonly sslPassthrough?: boolean;
+  /** Ports Pier listens on itself, which no stream may take. */
+  readonly reservedPorts?: readonly number[];
   /** ConfigMaps other than the controller's are in the snapshot (pier serve, or --enable-auth-proxy-set-headers); absent: true. */
   readonly configMapsReadable?: boolean;
   /** Remembers each Ingress's annotations, read once per object. */

@@ -53,6 +53,8 @@ interface ListResult {
 }
 
 interface WatchedKind {
+  /** Tells watches of one kind apart (ConfigMaps are watched one name at a time). */
+  readonly id: string;
   readonly kind: Kind;
   readonly apiVersion: string;
   /** Plural resource name with its group, as RBAC names it. */
@@ -63,15 +65,22 @@ interface WatchedKind {
   readonly namespace: string | undefined;
   readonly fieldSelector: string | undefined;
   readonly list: () => Promise<ListResult>;
+  /** For a watch that sees part of its kind: whether a stored object is one of its own (a relist replaces only those). */
+  readonly owns?: (object: KubeObject) => boolean;
 }
 
 export interface ClusterSourceOptions {
   /** Only this namespace, or all when undefined. */
   readonly watchNamespace: string | undefined;
-  /** The controller's ConfigMap, watched by name when set. */
-  readonly configMap: { namespace: string; name: string } | undefined;
+  /** The ConfigMaps the flags name (--configmap, --tcp-services-configmap, --udp-services-configmap), each watched by name. */
+  readonly configMaps: readonly { readonly namespace: string; readonly name: string }[];
   /** --enable-auth-proxy-set-headers: every ConfigMap of the watched namespaces (the controller's among them). */
   readonly allConfigMaps?: boolean;
+}
+
+/** The ConfigMaps the flags name, each once. */
+export function configMapsNamed(flags: { readonly configmap?: { namespace: string; name: string } | undefined; readonly 'tcp-services-configmap'?: { namespace: string; name: string } | undefined; readonly 'udp-services-configmap'?: { namespace: string; name: string } | undefined }): { namespace: string; name: string }[] {
+  return [flags.configmap, flags['tcp-services-configmap'], flags['udp-services-configmap']].filter((ref) => ref !== undefined);
 }
 
 export interface ClusterSourceEvents {
@@ -95,48 +104,52 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
   const readableSecrets = SECRET_TYPES_NEVER_READ.map((type) => `type!=${type}`).join(',');
   const kinds: WatchedKind[] = [
     {
-      kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', resource: 'ingresses.networking.k8s.io', namespace: ns, fieldSelector: undefined,
+      id: 'Ingress', kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', resource: 'ingresses.networking.k8s.io', namespace: ns, fieldSelector: undefined,
       path: collectionPath('networking.k8s.io', 'ingresses', ns),
       list: () => (ns ? networking.listNamespacedIngress({ namespace: ns }) : networking.listIngressForAllNamespaces()),
     },
     {
-      kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', resource: 'ingressclasses.networking.k8s.io', namespace: undefined, fieldSelector: undefined,
+      id: 'IngressClass', kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', resource: 'ingressclasses.networking.k8s.io', namespace: undefined, fieldSelector: undefined,
       path: collectionPath('networking.k8s.io', 'ingressclasses', undefined),
       list: () => networking.listIngressClass(),
     },
     {
-      kind: 'Service', apiVersion: 'v1', resource: 'services', namespace: ns, fieldSelector: undefined,
+      id: 'Service', kind: 'Service', apiVersion: 'v1', resource: 'services', namespace: ns, fieldSelector: undefined,
       path: collectionPath('', 'services', ns),
       list: () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()),
     },
     {
-      kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices.discovery.k8s.io', namespace: ns, fieldSelector: undefined,
+      id: 'EndpointSlice', kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices.discovery.k8s.io', namespace: ns, fieldSelector: undefined,
       path: collectionPath('discovery.k8s.io', 'endpointslices', ns),
       list: () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()),
     },
     {
       // TLS Secrets and the Opaque ones basic auth reads; the server leaves out the types Pier never reads.
-      kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: readableSecrets,
+      id: 'Secret', kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: readableSecrets,
       path: collectionPath('', 'secrets', ns),
       list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: readableSecrets }) : core.listSecretForAllNamespaces({ fieldSelector: readableSecrets })),
     },
   ];
   if (options.allConfigMaps) {
-    // The controller's ConfigMap must be in the watch too: one namespace only when it is that one.
-    const namespace = ns !== undefined && (options.configMap === undefined || options.configMap.namespace === ns) ? ns : undefined;
+    // The controller's ConfigMaps must be in the watch too: one namespace only when they all are in that one.
+    const namespace = ns !== undefined && options.configMaps.every((ref) => ref.namespace === ns) ? ns : undefined;
     kinds.push({
-      kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: undefined,
+      id: 'ConfigMap', kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: undefined,
       path: collectionPath('', 'configmaps', namespace),
       list: () => (namespace ? core.listNamespacedConfigMap({ namespace }) : core.listConfigMapForAllNamespaces()),
     });
-  } else if (options.configMap) {
-    const { namespace, name } = options.configMap;
-    const byName = `metadata.name=${name}`;
-    kinds.push({
-      kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: byName,
-      path: collectionPath('', 'configmaps', namespace),
-      list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
-    });
+  } else {
+    // Each ConfigMap the flags name, by name: nothing else is read.
+    const unique = new Map(options.configMaps.map((ref) => [`${ref.namespace}/${ref.name}`, ref]));
+    for (const [key, { namespace, name }] of unique) {
+      const byName = `metadata.name=${name}`;
+      kinds.push({
+        id: `ConfigMap ${key}`, kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: byName,
+        path: collectionPath('', 'configmaps', namespace),
+        list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: byName }),
+        owns: (object) => object.metadata.namespace === namespace && object.metadata.name === name,
+      });
+    }
   }
   return kinds;
 }
@@ -169,13 +182,13 @@ export class ClusterSource {
   readonly #log: Logger;
   readonly #events: ClusterSourceEvents;
   readonly #kinds: WatchedKind[];
-  readonly #informers = new Map<Kind, ListWatch<KubernetesObject>>();
+  readonly #informers = new Map<string, ListWatch<KubernetesObject>>();
   /** Each kind's current watch; a kind restarts only after its last watch has ended. */
-  readonly #watches = new Map<Kind, StoppableWatch>();
-  readonly #synced = new Set<Kind>();
+  readonly #watches = new Map<string, StoppableWatch>();
+  readonly #synced = new Set<string>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   /** The next retry delay per kind: doubles while a kind keeps failing, back to the first after a list works. */
-  readonly #retryMs = new Map<Kind, number>();
+  readonly #retryMs = new Map<string, number>();
   readonly #kc: KubeConfig;
   #stopped = false;
   #onSynced: (() => void) | null = null;
@@ -214,7 +227,7 @@ export class ClusterSource {
   }
 
   #startKind(watched: WatchedKind): void {
-    const { kind } = watched;
+    const { kind, id } = watched;
     const listFn = async (): Promise<ListResult> => {
       let list: ListResult;
       try {
@@ -224,16 +237,16 @@ export class ClusterSource {
       }
       // The list worked: permission is fine, and the kind counts as synced once its items are in.
       this.#events.onPermission(kind, null);
-      this.#retryMs.delete(kind);
+      this.#retryMs.delete(id);
       const items = list.items.map((item) => toWireObject(item, kind, watched.apiVersion) as KubernetesObject);
       this.#replaceAll(watched, items);
-      setImmediate(() => this.#markSynced(kind));
+      setImmediate(() => this.#markSynced(id));
       return { metadata: list.metadata, items };
     };
     const watch = new StoppableWatch(this.#kc);
-    this.#watches.set(kind, watch);
+    this.#watches.set(id, watch);
     const informer = new ListWatch<KubernetesObject>(watched.path, watch, listFn, false, undefined, watched.fieldSelector);
-    this.#informers.set(kind, informer);
+    this.#informers.set(id, informer);
     const upsert = (object: KubernetesObject): void => this.#upsert(watched, object);
     informer.on('add', upsert);
     informer.on('update', upsert);
@@ -244,8 +257,8 @@ export class ClusterSource {
     informer.on('error', (error: unknown) => {
       if (this.#stopped) return;
       const verb = (error as { pierVerb?: string }).pierVerb ?? 'watch';
-      const retryMs = this.#retryMs.get(kind) ?? FIRST_RETRY_MS;
-      this.#retryMs.set(kind, Math.min(retryMs * 2, MAX_RETRY_MS));
+      const retryMs = this.#retryMs.get(id) ?? FIRST_RETRY_MS;
+      this.#retryMs.set(id, Math.min(retryMs * 2, MAX_RETRY_MS));
       if (isForbidden(error)) {
         const message = missingPermissionMessage({ verb, resource: watched.resource, namespace: watched.namespace }, error);
         this.#log.error(message);
@@ -276,7 +289,7 @@ export class ClusterSource {
       const kept = parsed ?? this.#store.get(watched.kind, objectKey({ namespace: item.metadata?.namespace, name: item.metadata?.name ?? '' }));
       if (kept) fresh.push(kept);
     }
-    this.#store.replaceKind(watched.kind, fresh);
+    this.#store.replaceKind(watched.kind, fresh, watched.owns);
     this.#events.onChange(watched.kind);
   }
 
@@ -304,9 +317,9 @@ export class ClusterSource {
     this.#events.onChange(watched.kind);
   }
 
-  #markSynced(kind: Kind): void {
-    if (this.#synced.has(kind)) return;
-    this.#synced.add(kind);
+  #markSynced(id: string): void {
+    if (this.#synced.has(id)) return;
+    this.#synced.add(id);
     if (this.synced) this.#onSynced?.();
   }
 }

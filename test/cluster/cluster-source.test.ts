@@ -61,7 +61,7 @@ describe('ClusterSource', { timeout: 60_000 }, () => {
     const source = new ClusterSource(
       lister,
       store,
-      { watchNamespace: undefined, configMap: undefined },
+      { watchNamespace: undefined, configMaps: [] },
       { onChange: () => undefined, onPermission: (kind, problem) => kind === 'Ingress' && ingressReports.push(problem) },
       createLogger('error', () => undefined),
     );

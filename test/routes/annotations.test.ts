@@ -38,6 +38,7 @@ const DEFAULTS: IngressAnnotations = {
     secure: undefined, sameSite: undefined, conditionalSameSiteNone: false, changeOnFailure: false,
   },
   balancing: { hashBy: undefined, hashBySubset: false, subsetSize: 3, loadBalance: undefined },
+  sslPassthrough: { enabled: false },
 };
 const TIMEOUTS = DEFAULTS.timeouts;
 
