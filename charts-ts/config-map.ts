@@ -26,3 +26,22 @@ export class ControllerConfigMap extends Construct {
     this.reference = `${props.namespace}/${CONTROLLER_NAME}`;
   }
 }
+
+export interface StreamServicesConfigMapProps {
+  readonly namespace: string;
+  /** `pier-tcp-services` or `pier-udp-services`. */
+  readonly name: string;
+  /** ingress-nginx's format: `"<port>": "<namespace>/<service>:<port>[:PROXY][:PROXY]"`. */
+  readonly services: Readonly<Record<string, string>>;
+}
+
+/** A TCP or UDP services ConfigMap (`--tcp-services-configmap`, `--udp-services-configmap`). */
+export class StreamServicesConfigMap extends Construct {
+  readonly reference: string;
+
+  constructor(scope: Construct, id: string, props: StreamServicesConfigMapProps) {
+    super(scope, id);
+    new kplus.ConfigMap(this, 'Resource', { metadata: { name: props.name, namespace: props.namespace }, data: { ...props.services } });
+    this.reference = `${props.namespace}/${props.name}`;
+  }
+}

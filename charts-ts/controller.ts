@@ -2,6 +2,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
 import { CONTROLLER_CLASS, CONTROLLER_NAME, CONTROLLER_SELECTOR_LABELS, INGRESS_CLASS_NAME, Ports, RUN_AS_ID } from './names.ts';
+import { streamPortName, type StreamPort } from './service.ts';
 
 /** Long enough for keep-alive clients and slow uploads to finish after SIGTERM; ingress-nginx uses the same. */
 const TERMINATION_GRACE = Duration.seconds(300);
@@ -80,6 +81,8 @@ export interface ControllerDeploymentProps {
   readonly workers?: number;
   /** Absent: measuredResources() for the worker count. */
   readonly resources?: ControllerResources;
+  /** TCP and UDP service ports the container listens on too. */
+  readonly streamPorts?: readonly StreamPort[];
 }
 
 /**
@@ -129,6 +132,7 @@ export class ControllerDeployment extends Construct {
         { name: 'http', number: Ports.http },
         { name: 'https', number: Ports.https },
         { name: 'metrics', number: Ports.metrics },
+        ...(props.streamPorts ?? []).map((stream) => ({ name: streamPortName(stream), number: stream.port, protocol: stream.protocol === 'UDP' ? kplus.Protocol.UDP : kplus.Protocol.TCP })),
       ],
       envVariables: {
         POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
@@ -190,6 +194,9 @@ export function controllerArgs(options: {
   readonly configMap: string;
   readonly watchIngressWithoutClass: boolean;
   readonly authProxySetHeaders: boolean;
+  readonly tcpServicesConfigMap?: string;
+  readonly udpServicesConfigMap?: string;
+  readonly sslPassthrough?: boolean;
 }): string[] {
   return [
     `--election-id=${options.electionId}`,
@@ -201,5 +208,8 @@ export function controllerArgs(options: {
     `--healthz-port=${Ports.metrics}`,
     ...(options.watchIngressWithoutClass ? ['--watch-ingress-without-class'] : []),
     ...(options.authProxySetHeaders ? ['--enable-auth-proxy-set-headers'] : []),
+    ...(options.tcpServicesConfigMap ? [`--tcp-services-configmap=${options.tcpServicesConfigMap}`] : []),
+    ...(options.udpServicesConfigMap ? [`--udp-services-configmap=${options.udpServicesConfigMap}`] : []),
+    ...(options.sslPassthrough ? ['--enable-ssl-passthrough'] : []),
   ];
 }

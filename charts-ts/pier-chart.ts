@@ -1,13 +1,13 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ControllerConfigMap } from './config-map.ts';
+import { ControllerConfigMap, StreamServicesConfigMap } from './config-map.ts';
 import { ControllerDeployment, controllerArgs, type ControllerResources } from './controller.ts';
 import { PierIngressClass } from './ingress-class.ts';
 import { AnnotationAdmissionPolicy } from './admission-policy.ts';
-import { DEFAULT_ANNOTATIONS_PREFIX, IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME } from './names.ts';
+import { DEFAULT_ANNOTATIONS_PREFIX, IMAGE_REPOSITORY, IMAGE_TAG, PIER_NAME, Ports } from './names.ts';
 import { PierNamespace } from './namespace.ts';
 import { ControllerRbac } from './rbac.ts';
-import { ControllerService, type ControllerServiceType } from './service.ts';
+import { ControllerService, type ControllerServiceType, type StreamPort } from './service.ts';
 import { publishesNodeAddresses, statusPublishingArgs, type StatusPublishing } from './status-publishing.ts';
 
 export interface PierChartProps {
@@ -72,6 +72,24 @@ export interface PierChartProps {
    */
   readonly admissionPolicy?: boolean;
   /**
+   * TCP services, as ingress-nginx's `--tcp-services-configmap` takes them:
+   * `{ '5432': 'db/postgres:5432', '9000': 'default/app:9000:PROXY' }`. The chart writes the
+   * ConfigMap `pier-tcp-services`, passes the flag, and opens each port on the Service and the pods.
+   * @default {}
+   */
+  readonly tcpServices?: Readonly<Record<string, string>>;
+  /**
+   * UDP services, the same way (`pier-udp-services`, `--udp-services-configmap`): `{ '53': 'kube-system/kube-dns:53' }`.
+   * @default {}
+   */
+  readonly udpServices?: Readonly<Record<string, string>>;
+  /**
+   * `--enable-ssl-passthrough`: the `ssl-passthrough` annotation sends a host's TLS connections to
+   * its backend unterminated.
+   * @default false
+   */
+  readonly sslPassthrough?: boolean;
+  /**
    * Proxy worker processes per pod (`--workers`).
    * @default one per CPU of `resources.cpu.limitMillis` when set (read by the pod through the downward API), else 2
    */
@@ -95,6 +113,9 @@ export const PIER_DEFAULTS = {
   config: {},
   authProxySetHeaders: false,
   admissionPolicy: true,
+  tcpServices: {},
+  udpServices: {},
+  sslPassthrough: false,
 } as const satisfies Omit<Required<PierChartProps>, 'workers' | 'resources'>;
 
 /** Everything `kubectl apply -f dist/` installs: one object per concern, the Namespace first. */
@@ -129,7 +150,10 @@ export class PierChart extends Chart {
     if (publishesNodeAddresses(settings.statusPublishing, settings.serviceType)) rbac.allowReadingNodeAddresses();
 
     const configMap = new ControllerConfigMap(this, 'ConfigMap', { namespace, config: settings.config });
-    const service = new ControllerService(this, 'Service', { namespace, type: settings.serviceType });
+    const streamPorts = [...streamPortsOf('TCP', settings.tcpServices), ...streamPortsOf('UDP', settings.udpServices)];
+    const tcpServices = Object.keys(settings.tcpServices).length > 0 ? new StreamServicesConfigMap(this, 'TcpServices', { namespace, name: TCP_SERVICES_NAME, services: settings.tcpServices }) : null;
+    const udpServices = Object.keys(settings.udpServices).length > 0 ? new StreamServicesConfigMap(this, 'UdpServices', { namespace, name: UDP_SERVICES_NAME, services: settings.udpServices }) : null;
+    const service = new ControllerService(this, 'Service', { namespace, type: settings.serviceType, streamPorts });
     const ingressClass = new PierIngressClass(this, 'IngressClass', { defaultClass: settings.defaultClass });
     if (settings.admissionPolicy) new AnnotationAdmissionPolicy(this, 'AdmissionPolicy', { ingressClass: ingressClass.name, prefix: DEFAULT_ANNOTATIONS_PREFIX });
     new ControllerDeployment(this, 'Controller', {
@@ -139,6 +163,7 @@ export class PierChart extends Chart {
       serviceAccount: rbac.serviceAccount,
       ...(settings.workers !== undefined ? { workers: settings.workers } : {}),
       ...(settings.resources !== undefined ? { resources: settings.resources } : {}),
+      streamPorts,
       args: [
         ...statusPublishingArgs(settings.statusPublishing, service.reference),
         ...controllerArgs({
@@ -146,6 +171,9 @@ export class PierChart extends Chart {
           configMap: configMap.reference,
           watchIngressWithoutClass: settings.watchIngressWithoutClass,
           authProxySetHeaders: settings.authProxySetHeaders,
+          ...(tcpServices ? { tcpServicesConfigMap: tcpServices.reference } : {}),
+          ...(udpServices ? { udpServicesConfigMap: udpServices.reference } : {}),
+          sslPassthrough: settings.sslPassthrough,
         }),
       ],
     });
@@ -154,6 +182,21 @@ export class PierChart extends Chart {
       if (child !== pierNamespace) child.node.addDependency(pierNamespace);
     }
   }
+}
+
+const TCP_SERVICES_NAME = 'pier-tcp-services';
+const UDP_SERVICES_NAME = 'pier-udp-services';
+// The default server's 8181 is Pier's flag default, which the chart leaves as is.
+const RESERVED_PORTS: ReadonlySet<number> = new Set([Ports.http, Ports.https, Ports.metrics, 8181]);
+
+/** The ports of a services map, checked: a whole number 1-65535 that Pier doesn't listen on itself. */
+function streamPortsOf(protocol: 'TCP' | 'UDP', services: Readonly<Record<string, string>>): StreamPort[] {
+  return Object.keys(services).map((key) => {
+    const port = Number(key);
+    if (!/^\d+$/.test(key) || port < 1 || port > 65_535) throw new Error(`${protocol.toLowerCase()}Services: "${key}" is not a port number`);
+    if (RESERVED_PORTS.has(port)) throw new Error(`${protocol.toLowerCase()}Services: port ${port} is one Pier listens on itself`);
+    return { protocol, port };
+  });
 }
 
 /** `{ image: undefined }` means "the default", not "no image". */

@@ -16,9 +16,21 @@ export interface ControllerServiceProps {
   readonly namespace: string;
   /** How clients outside the cluster reach the proxy. */
   readonly type: ControllerServiceType;
+  /** TCP and UDP service ports, exposed beside 80 and 443. */
+  readonly streamPorts?: readonly StreamPort[];
 }
 
-/** The `pier-controller` Service: ports 80 and 443 to the controller pods. */
+/** A port of the tcp/udp services ConfigMaps, as the Service and the container expose it. */
+export interface StreamPort {
+  readonly protocol: 'TCP' | 'UDP';
+  readonly port: number;
+}
+
+export function streamPortName(port: StreamPort): string {
+  return `${port.protocol.toLowerCase()}-${port.port}`;
+}
+
+/** The `pier-controller` Service: ports 80 and 443 (and any TCP/UDP service ports) to the controller pods. */
 export class ControllerService extends Construct {
   /** `<namespace>/<name>`, the form `--publish-service` takes. */
   readonly reference: string;
@@ -35,6 +47,7 @@ export class ControllerService extends Construct {
       ports: [
         { name: 'http', port: Ports.http, targetPort: Ports.http },
         { name: 'https', port: Ports.https, targetPort: Ports.https },
+        ...(props.streamPorts ?? []).map((stream) => ({ name: streamPortName(stream), port: stream.port, targetPort: stream.port, protocol: stream.protocol === 'UDP' ? kplus.Protocol.UDP : kplus.Protocol.TCP })),
       ],
     });
     for (const [key, value] of Object.entries(CONTROLLER_SELECTOR_LABELS)) {

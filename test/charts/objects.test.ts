@@ -55,6 +55,38 @@ describe('the admission policies', () => {
   });
 });
 
+describe('TCP and UDP services', () => {
+  const props = { tcpServices: { '5432': 'db/postgres:5432', '9000': 'default/app:9000:PROXY' }, udpServices: { '53': 'kube-system/kube-dns:53' }, sslPassthrough: true };
+
+  it('writes the ConfigMaps in ingress-nginx\'s format and passes the flags that name them', () => {
+    const manifests = synthesizePier(props);
+    assert.deepEqual(findObject(manifests, 'ConfigMap', 'pier-tcp-services').data, props.tcpServices);
+    assert.deepEqual(findObject(manifests, 'ConfigMap', 'pier-udp-services').data, props.udpServices);
+    const args: string[] = findObject(manifests, 'Deployment', 'pier-controller').spec.template.spec.containers[0].args;
+    for (const flag of ['--tcp-services-configmap=pier/pier-tcp-services', '--udp-services-configmap=pier/pier-udp-services', '--enable-ssl-passthrough']) assert.ok(args.includes(flag), flag);
+  });
+
+  it('opens each port on the Service and the container, with its protocol', () => {
+    const manifests = synthesizePier(props);
+    const servicePorts = findObject(manifests, 'Service', 'pier-controller').spec.ports.map((port: { name: string; port: number; protocol?: string }) => `${port.name} ${port.port} ${port.protocol ?? 'TCP'}`);
+    assert.deepEqual(servicePorts, ['http 80 TCP', 'https 443 TCP', 'tcp-5432 5432 TCP', 'tcp-9000 9000 TCP', 'udp-53 53 UDP']);
+    const containerPorts = findObject(manifests, 'Deployment', 'pier-controller').spec.template.spec.containers[0].ports.map((port: { name: string; containerPort: number; protocol?: string }) => `${port.name} ${port.containerPort} ${port.protocol ?? 'TCP'}`);
+    assert.deepEqual(containerPorts.slice(3), ['tcp-5432 5432 TCP', 'tcp-9000 9000 TCP', 'udp-53 53 UDP']);
+  });
+
+  it('writes no ConfigMap and no flag without services', () => {
+    const manifests = synthesizePier();
+    assert.equal(manifests.some((object) => object.metadata.name === 'pier-tcp-services' || object.metadata.name === 'pier-udp-services'), false);
+    const args: string[] = findObject(manifests, 'Deployment', 'pier-controller').spec.template.spec.containers[0].args;
+    assert.equal(args.some((arg) => arg.includes('services-configmap') || arg === '--enable-ssl-passthrough'), false);
+  });
+
+  it('refuses a port that isn\'t one, or one Pier listens on itself', () => {
+    assert.throws(() => synthesizePier({ tcpServices: { ssh: 'default/ssh:22' } }), /tcpServices: "ssh" is not a port number/);
+    assert.throws(() => synthesizePier({ udpServices: { '443': 'default/quic:443' } }), /udpServices: port 443 is one Pier listens on itself/);
+  });
+});
+
 describe('the IngressClass', () => {
   it('names pier.dev/ingress-controller as its controller', () => {
     assert.deepEqual(findObject(synthesizePier(), 'IngressClass', 'pier').spec, { controller: 'pier.dev/ingress-controller' });
