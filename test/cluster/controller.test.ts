@@ -6,7 +6,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Ingress } from '@kubernetes/client-node';
+import { connect as connectTcp } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { closedPort } from '../helpers/upstreams.ts';
+import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Ingress } from '@kubernetes/client-node';
 import { ensureControlPlane, freshNamespace, type ControlPlane } from '../helpers/cluster.ts';
 import { createTestNetwork, testHostsUnavailable, type TestBackend, type TestNetwork } from '../helpers/test-hosts.ts';
 import { endpointSlice, service, type SliceEndpoint } from '../helpers/objects.ts';
@@ -103,6 +106,37 @@ async function waitForAnswer(pier: TestController, host: string, path: string, s
     const answer = await pier.get(host, path, headers);
     if (answer.status === status && answer.body.startsWith(bodyStart)) return true;
     throw new Error(`answered ${answer.status} ${answer.body.slice(0, 100)}`);
+  });
+}
+
+/** Writes `text` on a new connection to 127.0.0.1:port and resolves with all it reads until the close; rejects if refused. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    socket.once('error', reject);
+    socket.once('end', () => resolve(received));
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    if (text === '') socket.once('connect', () => socket.end());
+    else socket.write(text);
+  });
+}
+
+/** One datagram to 127.0.0.1:port, and the answer (within 2 s). */
+function udpExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = createSocket('udp4');
+    const timer = setTimeout(() => {
+      client.close();
+      reject(new Error('no UDP answer within 2 s'));
+    }, 2000);
+    client.once('message', (message) => {
+      clearTimeout(timer);
+      client.close();
+      resolve(message.toString());
+    });
+    client.send(text, port, '127.0.0.1');
   });
 }
 
@@ -479,6 +513,29 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       assert.equal((await pier.get(host, '/', { 'x-canary': 'never' })).body.startsWith('gamma'), false);
       await cluster.admin.makeApiClient(NetworkingV1Api).deleteNamespacedIngress({ name: 'shop', namespace });
       await waitForAnswer(pier, host, '/', 404, '', { 'x-canary': 'always' });
+    });
+  });
+
+  it('opens the TCP and UDP ports of the services ConfigMaps made through the API, and closes one when its entry is removed', async () => {
+    await withSetup('ctl-streams', async (setup) => {
+      const { namespace, classes } = setup;
+      const [tcpPort, udpPort] = [await closedPort(), await closedPort()];
+      for (const object of backendObjects(namespace, 'web', [alpha.address])) await create(setup, object);
+      await create(setup, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace }, spec: { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] } } as KubernetesObject);
+      await create(setup, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'dns-1', namespace, labels: { 'kubernetes.io/service-name': 'dns' } }, addressType: 'IPv4', ports: [{ name: 'dns', port: alpha.port, protocol: 'UDP' }], endpoints: [{ addresses: [alpha.address] }] } as KubernetesObject);
+      await create(setup, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'tcp-services', namespace }, data: { [String(tcpPort)]: `${namespace}/web:80` } } as KubernetesObject);
+      await create(setup, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'udp-services', namespace }, data: { [String(udpPort)]: `${namespace}/dns:53` } } as KubernetesObject);
+      await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`, `--tcp-services-configmap=${namespace}/tcp-services`, `--udp-services-configmap=${namespace}/udp-services`], setup.cleanup);
+      // The TCP port carries whatever the backend speaks: here the echo backend's HTTP.
+      const overTcp = await eventually('the TCP port to reach the backend', async () => {
+        const answer = await rawExchange(tcpPort, 'GET /via-tcp HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n').catch(() => '');
+        return answer.includes('alpha GET /via-tcp') ? answer : undefined;
+      });
+      assert.match(overTcp, /^HTTP\/1\.1 200/);
+      // The echo backend answers datagrams on its port too.
+      assert.equal(await udpExchange(udpPort, 'query'), 'alpha query');
+      await cluster.admin.makeApiClient(CoreV1Api).patchNamespacedConfigMap({ name: 'tcp-services', namespace, body: [{ op: 'remove', path: `/data/${tcpPort}` }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+      await eventually('the removed TCP port to close', async () => (await rawExchange(tcpPort, '').then(() => false, () => true)) || undefined);
     });
   });
 

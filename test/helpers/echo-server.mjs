@@ -2,9 +2,11 @@
 // answers `<name> <method> <url>` (and the Host and X-Forwarded-Prefix it got, in x-seen-*
 // response headers) and reports readiness on stdout. A request carrying
 // `x-delay-ms: N` is answered N ms late, and reported on stdout as it arrives (a slow request,
-// for graceful-shutdown tests).
+// for graceful-shutdown tests). It answers UDP datagrams on the same address and port too, with
+// `<name> <datagram>` (for UDP services).
 // Usage: node echo-server.mjs --listen ADDRESS:PORT --name NAME
 import { createServer } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, name: { type: 'string' } } });
@@ -22,7 +24,13 @@ const server = createServer((req, res) => {
     res.end(body);
   }, delayMs);
 });
+const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+udp.on('message', (message, from) => udp.send(`${name} ${message.toString()}`, from.port, from.address));
+udp.bind(Number(port), host);
 server.listen(Number(port), host, () => {
   process.stdout.write(`listening ${JSON.stringify(server.address())}\n`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  udp.close();
+  server.close(() => process.exit(0));
+});
