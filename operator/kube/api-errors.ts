@@ -48,6 +48,23 @@ export function missingPermissionMessage(permission: Permission, error: unknown)
   return `missing RBAC permission: ${describePermission(permission)} (the API server said: ${apiMessageOf(error)})`;
 }
 
+/**
+ * A 403 that RBAC gave: not the API server refusing new objects in a namespace being deleted,
+ * which is a 403 too (cause NamespaceTerminating) but no missing permission.
+ */
 export function isForbidden(error: unknown): boolean {
-  return httpStatusOf(error) === HTTP_FORBIDDEN;
+  return httpStatusOf(error) === HTTP_FORBIDDEN && !isNamespaceTerminating(error);
+}
+
+/** The API server refused to create something in a namespace that is being deleted. */
+export function isNamespaceTerminating(error: unknown): boolean {
+  const body = (error as { body?: unknown } | null)?.body;
+  let parsed: { details?: { causes?: { reason?: unknown }[] } } | undefined;
+  try {
+    parsed = typeof body === 'string' ? JSON.parse(body) : (body as typeof parsed);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.details?.causes?.some((cause) => cause.reason === 'NamespaceTerminating')) return true;
+  return /because it is being terminated/.test(apiMessageOf(error));
 }

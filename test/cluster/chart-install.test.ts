@@ -164,7 +164,8 @@ describe('the chart installed with kubectl and run as its ServiceAccount', { ski
       return response.status === 200 ? response : undefined;
     });
     assert.equal(answer.body, 'app GET /through-pier');
-    assert.equal((await pier.healthz()).status, 200);
+    const health = await pier.healthz();
+    assert.equal(health.status, 200, `/healthz: ${health.body}\n${pier.log()}`);
     assert.deepEqual(missingPermissionLines(pier.log()), []);
     assert.equal(await pier.stop(), 0, pier.log());
   });

@@ -558,6 +558,20 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
     });
   });
 
+  it('stays healthy when an Ingress\'s namespace is being deleted: the API server refusing its Event is no missing permission', async () => {
+    await withSetup('ctl-terminating', async (setup) => {
+      const { classes } = setup;
+      // This control plane runs no namespace controller, so a deleted namespace stays Terminating, with its Ingress.
+      const doomed = await freshNamespace(cluster.admin, 'ctl-doomed');
+      await create(setup, ingressObject(doomed, 'orphan', classes.ingressClass, `orphan.${doomed}.test`, 'no-such-service') as KubernetesObject);
+      await cluster.admin.makeApiClient(CoreV1Api).deleteNamespace({ name: doomed });
+      const pier = await startController(setup.access, classes, [`--publish-status-address=${PUBLISHED_ADDRESS}`], setup.cleanup);
+      await eventually('the Event to be refused', () => pier.log().includes('recording an Event failed') || undefined);
+      assert.deepEqual(missingPermissionLines(pier.log()), []);
+      assert.equal((await pier.healthz()).status, 200);
+    });
+  });
+
   it("clears the status of an Ingress that moves to another controller's class, and never writes one on an Ingress of another class", async () => {
     await withSetup('ctl-class', async (setup) => {
       const { namespace, classes } = setup;
