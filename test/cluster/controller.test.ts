@@ -7,8 +7,8 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect as connectTcp } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { closedPort } from '../helpers/upstreams.ts';
+import { askUdp } from '../helpers/udp.ts';
 import { CoreV1Api, Health, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Ingress } from '@kubernetes/client-node';
 import { ensureControlPlane, freshNamespace, type ControlPlane } from '../helpers/cluster.ts';
 import { createTestNetwork, testHostsUnavailable, type TestBackend, type TestNetwork } from '../helpers/test-hosts.ts';
@@ -120,23 +120,6 @@ function rawExchange(port: number, text: string): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
     if (text === '') socket.once('connect', () => socket.end());
     else socket.write(text);
-  });
-}
-
-/** One datagram to 127.0.0.1:port, and the answer (within 2 s). */
-function udpExchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = createSocket('udp4');
-    const timer = setTimeout(() => {
-      client.close();
-      reject(new Error('no UDP answer within 2 s'));
-    }, 2000);
-    client.once('message', (message) => {
-      clearTimeout(timer);
-      client.close();
-      resolve(message.toString());
-    });
-    client.send(text, port, '127.0.0.1');
   });
 }
 
@@ -533,7 +516,7 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
       });
       assert.match(overTcp, /^HTTP\/1\.1 200/);
       // The echo backend answers datagrams on its port too.
-      assert.equal(await udpExchange(udpPort, 'query'), 'alpha query');
+      assert.equal(await askUdp(udpPort, 'query'), 'alpha query');
       await cluster.admin.makeApiClient(CoreV1Api).patchNamespacedConfigMap({ name: 'tcp-services', namespace, body: [{ op: 'remove', path: `/data/${tcpPort}` }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
       await eventually('the removed TCP port to close', async () => (await rawExchange(tcpPort, '').then(() => false, () => true)) || undefined);
     });

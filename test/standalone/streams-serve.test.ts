@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPier, type PierProcess } from './pier-process.ts';
 import { closedPort } from '../helpers/upstreams.ts';
+import { askUdp } from '../helpers/udp.ts';
 
 function configMapYaml(name: string, data: Record<string, number | string>): string {
   const lines = Object.entries(data).map(([key, value]) => `  "${key}": "${value}"`);
@@ -39,22 +40,6 @@ async function echoOver(port: number, text: string): Promise<{ echoed: string; s
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-}
-
-function udpAsk(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = createSocket('udp4');
-    const timer = setTimeout(() => {
-      client.close();
-      reject(new Error('no UDP answer within 2 s'));
-    }, 2000);
-    client.once('message', (message) => {
-      clearTimeout(timer);
-      client.close();
-      resolve(message.toString());
-    });
-    client.send(text, port, '127.0.0.1');
-  });
 }
 
 describe('TCP and UDP services in pier serve --workers=2', () => {
@@ -93,7 +78,7 @@ describe('TCP and UDP services in pier serve --workers=2', () => {
     const { echoed, socket } = await echoOver(tcpPort, 'over tcp');
     socket.destroy();
     assert.equal(echoed, 'over tcp');
-    assert.equal(await udpAsk(udpPort, 'over udp'), 'echo over udp');
+    assert.equal(await askUdp(udpPort, 'over udp'), 'echo over udp');
   });
 
   it('closes a port dropped from the ConfigMap file while a connection on it goes on, and keeps the other ports', async () => {
