@@ -37,6 +37,10 @@ const sameSite = z.string().transform((value, context) => {
   return z.NEVER;
 });
 
+const affinityType = z.literal('cookie', { message: 'must be "cookie", the one affinity ingress-nginx has' });
+const affinityMode = z.enum(['balanced', 'persistent'], { message: 'must be "balanced" or "persistent"' });
+const canaryBehavior = z.enum(['sticky', 'legacy'], { message: 'must be "sticky" or "legacy"' });
+
 export const affinityFamily: AnnotationFamily<'affinity', AffinityConfig> = {
   name: 'affinity',
   keys: [
@@ -45,9 +49,9 @@ export const affinityFamily: AnnotationFamily<'affinity', AffinityConfig> = {
   ],
   scope: 'location',
   parse: (read) => ({
-    type: read.get('affinity', z.literal('cookie', { message: 'must be "cookie", the one affinity ingress-nginx has' }), 'ignored: no affinity'),
-    mode: read.get('affinity-mode', z.enum(['balanced', 'persistent'], { message: 'must be "balanced" or "persistent"' })) ?? 'balanced',
-    canaryBehavior: read.get('affinity-canary-behavior', z.enum(['sticky', 'legacy'], { message: 'must be "sticky" or "legacy"' })) ?? 'sticky',
+    type: read.get('affinity', affinityType, 'ignored: no affinity'),
+    mode: read.get('affinity-mode', affinityMode) ?? 'balanced',
+    canaryBehavior: read.get('affinity-canary-behavior', canaryBehavior) ?? 'sticky',
     cookieName: read.get('session-cookie-name', cookieName) ?? DEFAULT_COOKIE_NAME,
     path: read.get('session-cookie-path', cookiePath),
     domain: read.get('session-cookie-domain', domain),

@@ -24,6 +24,7 @@ const hashKey = z
     const unknown = unknownVariables(value);
     if (unknown.length > 0) context.addIssue({ code: 'custom', message: `uses ${unknown.join(', ')}, which Pier doesn't evaluate` });
   });
+const subsetSize = integerText.refine((value) => value >= 1, 'must be 1 or more');
 export const loadBalanceText = z.enum(['round_robin', 'ewma'], { message: 'must be "round_robin" or "ewma"' });
 
 export const balancingFamily: AnnotationFamily<'balancing', BalancingConfig> = {
@@ -33,7 +34,7 @@ export const balancingFamily: AnnotationFamily<'balancing', BalancingConfig> = {
   parse: (read) => ({
     hashBy: read.get('upstream-hash-by', hashKey, 'ignored: the load-balance algorithm applies'),
     hashBySubset: read.get('upstream-hash-by-subset', booleanText) ?? false,
-    subsetSize: read.get('upstream-hash-by-subset-size', integerText.refine((value) => value >= 1, 'must be 1 or more')) ?? DEFAULT_SUBSET_SIZE,
+    subsetSize: read.get('upstream-hash-by-subset-size', subsetSize) ?? DEFAULT_SUBSET_SIZE,
     loadBalance: read.get('load-balance', loadBalanceText),
   }),
 };

@@ -24,6 +24,7 @@ const pattern = z.string().superRefine((value, context) => {
   if (!compiled.ok) context.addIssue({ code: 'custom', message: `${compiled.error}` });
 });
 const weight = integerText.refine((value) => value >= 0, 'must be a whole number of 0 or more');
+const weightTotal = weight.refine((value) => value > 0, 'must be more than 0');
 const DEFAULT_WEIGHT_TOTAL = 100;
 const TRAFFIC_KEYS = ['canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'];
 
@@ -42,7 +43,7 @@ export const canaryFamily: AnnotationFamily<'canary', CanaryConfig> = {
       headerPattern: read.get('canary-by-header-pattern', pattern),
       cookie: read.get('canary-by-cookie', basicChars),
       weight: read.get('canary-weight', weight) ?? 0,
-      weightTotal: read.get('canary-weight-total', weight.refine((value) => value > 0, 'must be more than 0')) ?? DEFAULT_WEIGHT_TOTAL,
+      weightTotal: read.get('canary-weight-total', weightTotal) ?? DEFAULT_WEIGHT_TOTAL,
     };
   },
 };

@@ -72,6 +72,8 @@ const cacheKeyText = z
     if (unknown.length > 0) context.addIssue({ code: 'custom', message: `uses ${unknown.join(', ')}, which Pier doesn't evaluate (it does $remote_user, $remote_addr, $host, $http_<header>, $cookie_<name>, $arg_<name>, $request_uri, $uri, $scheme...)` });
   });
 const configMapName = z.string().trim().regex(/^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, 'must be a ConfigMap name or namespace/name');
+const zeroOrMore = integerText.refine((value) => value >= 0, 'must be 0 or more');
+const moreThanZero = integerText.refine((value) => value > 0, 'must be more than 0');
 const DEFAULT_KEEPALIVE = { connections: 0, requests: 1000, timeoutSeconds: 60, shareVars: false };
 
 /** The nginx variables auth-signin may use, as oauth2-proxy's documented setups do. */
@@ -120,9 +122,9 @@ export const externalAuthFamily: AnnotationFamily<'externalAuth', ExternalAuthCo
       cacheDurations: read.has('auth-cache-duration') ? read.get('auth-cache-duration', cacheDurationText, 'the location is closed: its requests answer 503 until the value is fixed') : DEFAULT_CACHE_DURATIONS,
       proxySetHeaders: read.has('auth-proxy-set-headers') ? (read.get('auth-proxy-set-headers', configMapName, 'the location is closed: its requests answer 503 until the value is fixed') ?? 'invalid') : undefined,
       keepalive: {
-        connections: read.get('auth-keepalive', integerText.refine((value) => value >= 0, 'must be 0 or more')) ?? DEFAULT_KEEPALIVE.connections,
-        requests: read.get('auth-keepalive-requests', integerText.refine((value) => value > 0, 'must be more than 0')) ?? DEFAULT_KEEPALIVE.requests,
-        timeoutSeconds: read.get('auth-keepalive-timeout', integerText.refine((value) => value > 0, 'must be more than 0')) ?? DEFAULT_KEEPALIVE.timeoutSeconds,
+        connections: read.get('auth-keepalive', zeroOrMore) ?? DEFAULT_KEEPALIVE.connections,
+        requests: read.get('auth-keepalive-requests', moreThanZero) ?? DEFAULT_KEEPALIVE.requests,
+        timeoutSeconds: read.get('auth-keepalive-timeout', moreThanZero) ?? DEFAULT_KEEPALIVE.timeoutSeconds,
         shareVars: read.get('auth-keepalive-share-vars', booleanText) ?? DEFAULT_KEEPALIVE.shareVars,
       },
     };

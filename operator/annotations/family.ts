@@ -18,12 +18,14 @@ export type AnnotationSchema<T> = z.ZodType<T, string>;
 
 /** One Ingress's annotations under the prefix, as a family reads them. */
 export class AnnotationReader {
-  readonly #annotations: Readonly<Record<string, string>>;
+  /** The values under the prefix, by key without it: read once, so the many absent keys cost a lookup each. */
+  readonly #values = new Map<string, string>();
   readonly #prefix: string;
   readonly #problems: AnnotationProblem[];
 
   constructor(annotations: Readonly<Record<string, string>>, prefix: string, problems: AnnotationProblem[]) {
-    this.#annotations = annotations;
+    const start = `${prefix}/`;
+    for (const [key, value] of Object.entries(annotations)) if (key.startsWith(start)) this.#values.set(key.slice(start.length), value);
     this.#prefix = prefix;
     this.#problems = problems;
   }
@@ -33,9 +35,9 @@ export class AnnotationReader {
    * rejects it: then, as in ingress-nginx, the value is ignored with a warning and the default applies.
    */
   get<T>(name: string, schema: AnnotationSchema<T>, consequence = 'ignored, the default applies'): T | undefined {
-    const key = `${this.#prefix}/${name}`;
-    const value = this.#annotations[key];
+    const value = this.#values.get(name);
     if (value === undefined) return undefined;
+    const key = `${this.#prefix}/${name}`;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
     const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
@@ -45,13 +47,14 @@ export class AnnotationReader {
 
   /** Reports `name`, when set, as ignored although its value reads: it can't apply as the Ingress stands. */
   ignore(name: string, why: string): void {
+    if (!this.#values.has(name)) return;
     const key = `${this.#prefix}/${name}`;
-    if (this.#annotations[key] !== undefined) this.#problems.push({ key, reason: 'InvalidAnnotation', message: `annotation ${key} is ignored: ${why}` });
+    this.#problems.push({ key, reason: 'InvalidAnnotation', message: `annotation ${key} is ignored: ${why}` });
   }
 
   /** Whether the Ingress sets `name`, valid or not (a guard that is set but invalid must close its location). */
   has(name: string): boolean {
-    return this.#annotations[`${this.#prefix}/${name}`] !== undefined;
+    return this.#values.has(name);
   }
 }
 

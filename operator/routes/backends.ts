@@ -26,8 +26,9 @@ function describePort(port: PortRef): string {
 }
 
 function findServicePort(service: Service, port: PortRef, protocol: 'TCP' | 'UDP'): ServicePort | undefined {
-  const ports = (service.spec.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === protocol);
-  return 'name' in port ? ports.find((p) => p.name === port.name) : ports.find((p) => p.port === port.number);
+  const ports = service.spec.ports ?? [];
+  const ofProtocol = (p: ServicePort): boolean => (p.protocol ?? 'TCP') === protocol;
+  return 'name' in port ? ports.find((p) => p.name === port.name && ofProtocol(p)) : ports.find((p) => p.port === port.number && ofProtocol(p));
 }
 
 /** Ready endpoints: `conditions.ready` unset counts as ready, as the EndpointSlice API says. */
