@@ -1,4 +1,4 @@
-// Coalescing: a burst of change events costs one run, and a long burst still runs within the maximum delay.
+// Coalescing: a lone change runs at once, a burst of change events costs one run, and a long burst still runs within the maximum delay.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { coalesce } from '../../operator/coalesce.ts';
@@ -40,6 +40,21 @@ describe('coalesce', () => {
     // The last events are applied: by a run after they stopped (or by one that fell right after the last of them).
     assert.ok((runAt.at(-1) ?? 0) >= lastTriggerAt, `last run at ${runAt.at(-1)} ms, last event at ${lastTriggerAt} ms`);
     assert.ok(runAt.length <= burstRuns + 1, 'at most one run once the burst stops');
+  });
+
+  it('runs the first event after a quiet spell at once, without waiting for the hold-off', async () => {
+    let runs = 0;
+    const coalescer = coalesce(() => runs++, HOLD_OFF_MS, MAX_DELAY_MS);
+    coalescer.trigger();
+    coalescer.trigger();
+    // Timers fire in order: the run is due before this 5 ms one, well inside the hold-off.
+    await sleep(5);
+    assert.equal(runs, 1, 'the events of one tick ran together, at once');
+    coalescer.trigger();
+    await sleep(5);
+    assert.equal(runs, 1, 'an event right after a run waits for the hold-off');
+    await sleep(HOLD_OFF_MS * 3);
+    assert.equal(runs, 2);
   });
 
   it('does not run after cancel', async () => {
