@@ -76,6 +76,7 @@ const FLAGS = {
     schema: z.coerce.number().int().min(1).default(() => workersFor(readCgroupCpuLimit(), availableParallelism())),
     help: "proxy worker processes sharing the HTTP/HTTPS ports (default: the CPUs the container's CPU limit allows, else the machine's; 1 runs one process)",
   },
+  dashboard: { schema: booleanFlag.default(true), help: 'serve the read-only dashboard at /dashboard on the healthz port (--dashboard=false turns it off)', boolean: true },
   'shutdown-grace-period': { schema: duration.default(30_000), help: 'how long to let requests under way finish on SIGTERM (default 30s)' },
   output: { schema: z.enum(['table', 'json']).default('table'), help: '`pier routes` and `pier audit` output: table or json' },
   strict: { schema: booleanFlag.default(false), help: '`pier audit`: exit 1 when an annotation is invalid, unsupported, refused or unknown', boolean: true },

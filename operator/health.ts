@@ -1,5 +1,5 @@
-// The health and metrics port (10254): /healthz for probes, /metrics for Prometheus.
-import { createServer, type Server } from 'node:http';
+// The health and metrics port (10254): /healthz for probes, /metrics for Prometheus, and the dashboard (dashboard.ts).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface HealthCheck {
   /** Null when healthy, else why not, shown in the 500 body. */
@@ -12,9 +12,13 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
-export function createHealthServer(check: HealthCheck, registry: MetricsSource): Server {
+/** More paths on the same port (the dashboard): true when it answered the request. */
+export type ExtraHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function createHealthServer(check: HealthCheck, registry: MetricsSource, extra: ExtraHandler | null = null): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (extra !== null && extra(req, res)) return;
     if (path === '/healthz') {
       const problem = check();
       const body = problem === null ? 'ok\n' : `${problem}\n`;

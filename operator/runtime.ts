@@ -14,6 +14,8 @@ import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
 import type { DataPlane } from '../proxy/data-plane.ts';
 import { ProxyServer, type BoundPorts, type ProxyOptions } from '../proxy/server.ts';
 import { WorkerPool, aggregateMetrics } from '../proxy/workers.ts';
+import { dashboardHandler } from './dashboard.ts';
+import type { MetricJson } from '../proxy/proxy-metrics.ts';
 
 /** The computation's options from the flags; `now` is the clock certificates are checked against. */
 /** What a long-running process keeps between computations, so unchanged objects aren't parsed again. */
@@ -75,6 +77,8 @@ export class Runtime {
   #certificateTimer: NodeJS.Timeout | null = null;
   /** The table the data plane has (endpoint updates included). */
   #table: RouteTableSpec | null = null;
+  /** The last computation, for the dashboard. */
+  #lastResult: RouteComputation | null = null;
 
   constructor(config: Config, log: Logger, recompute: () => void) {
     this.#config = config;
@@ -101,20 +105,24 @@ export class Runtime {
       this.#workers = null;
       this.dataPlane = new ProxyServer(proxyOptions, this.metrics);
     }
-    this.#health = createHealthServer(() => this.#healthProblem(), this.#metricsSource());
+    const metricsSource = this.#metricsSource();
+    const dashboard = config.flags.dashboard ? dashboardHandler({ current: () => this.#lastResult, metrics: () => metricsSource.json() }) : null;
+    this.#health = createHealthServer(() => this.#healthProblem(), metricsSource, dashboard);
   }
 
   /** With workers, a scrape asks each of them and merges their metrics with this process's own. */
-  #metricsSource(): MetricsSource {
+  #metricsSource(): MetricsSource & { json(): Promise<MetricJson[]> } {
     const registry = this.metrics.registry;
     const pool = this.#workers;
-    if (!pool) return registry;
+    if (!pool) return { contentType: registry.contentType, metrics: () => registry.metrics(), json: async () => (await registry.getMetricsAsJSON()) as MetricJson[] };
+    const merged = async () => {
+      const [own, workers] = await Promise.all([registry.getMetricsAsJSON(), pool.workerMetrics()]);
+      return aggregateMetrics(own, workers);
+    };
     return {
       contentType: registry.contentType,
-      metrics: async () => {
-        const [own, workers] = await Promise.all([registry.getMetricsAsJSON(), pool.workerMetrics()]);
-        return aggregateMetrics(own, workers).metrics();
-      },
+      metrics: async () => (await merged()).metrics(),
+      json: async () => (await (await merged()).getMetricsAsJSON()) as MetricJson[],
     };
   }
 
@@ -144,6 +152,7 @@ export class Runtime {
     const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);
     for (const problem of refused) this.#log.error(`the proxy serves the default certificate instead: ${problem}`);
     this.#table = result.table;
+    this.#lastResult = result;
     this.#routesLoaded = true;
     this.#recomputeAt(result.certificatesChangeAt);
     this.recordChange(true);

@@ -47,6 +47,22 @@ const usesClusterHelper = (file) => {
 const needsCluster = files.some(usesClusterHelper);
 const wasUp = manageCluster && cluster('status', 'ignore') === 0;
 
+// Suites that drive a real browser (the dashboard's) need Debian's Chromium: install it once, as
+// the README's test command must install what it needs on a new machine.
+const CHROMIUM = '/usr/bin/chromium';
+const usesBrowser = (file) => {
+  const path = resolve(root, file);
+  return existsSync(path) && /helpers\/browser(\.ts)?['"]/.test(readFileSync(path, 'utf8'));
+};
+if (files.some(usesBrowser) && !existsSync(CHROMIUM)) {
+  console.error('run.mjs: installing Debian\'s chromium for the browser tests (apt-get)');
+  const installed = spawnSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'inherit' });
+  if (installed.status !== 0 || !existsSync(CHROMIUM)) {
+    console.error(`run.mjs: chromium could not be installed (apt-get install chromium needs root); not running the tests`);
+    process.exit(1);
+  }
+}
+
 const env = { ...process.env };
 if (manageCluster && needsCluster) {
   if (!wasUp && cluster('up') !== 0) {
