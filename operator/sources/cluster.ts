@@ -76,6 +76,34 @@ export interface ClusterSourceOptions {
   readonly configMaps: readonly { readonly namespace: string; readonly name: string }[];
   /** --enable-auth-proxy-set-headers: every ConfigMap of the watched namespaces (the controller's among them). */
   readonly allConfigMaps?: boolean;
+  /** Objects per list page (`limit`); absent: 500, as client-go's informers ask. */
+  readonly listPageSize?: number;
+}
+
+const DEFAULT_LIST_PAGE_SIZE = 500;
+
+/** One page of a list call: the typed client's answer, with its continue token. */
+interface ListPage {
+  metadata?: { resourceVersion?: string; _continue?: string };
+  items: KubernetesObject[];
+}
+
+/**
+ * A whole collection, read page by page (`limit`, `continue`) so neither the API server nor Pier
+ * holds one huge response for a cluster of 50,000 objects. The pages form one consistent
+ * snapshot; the list's resourceVersion, where the watch starts, is the first page's.
+ */
+export async function listInPages(listPage: (page: { limit: number; _continue?: string }) => Promise<ListPage>, pageSize: number): Promise<ListResult> {
+  const items: KubernetesObject[] = [];
+  let resourceVersion: string | undefined;
+  let token: string | undefined;
+  do {
+    const page = await listPage(token === undefined ? { limit: pageSize } : { limit: pageSize, _continue: token });
+    resourceVersion ??= page.metadata?.resourceVersion;
+    items.push(...page.items);
+    token = page.metadata?._continue || undefined;
+  } while (token !== undefined);
+  return { metadata: { resourceVersion }, items };
 }
 
 /** The ConfigMaps the flags name, each once. */
@@ -102,32 +130,34 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const ns = options.watchNamespace;
   const readableSecrets = SECRET_TYPES_NEVER_READ.map((type) => `type!=${type}`).join(',');
+  const pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
+  const paged = (listPage: (page: { limit: number; _continue?: string }) => Promise<ListPage>) => () => listInPages(listPage, pageSize);
   const kinds: WatchedKind[] = [
     {
       id: 'Ingress', kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', resource: 'ingresses.networking.k8s.io', namespace: ns, fieldSelector: undefined,
       path: collectionPath('networking.k8s.io', 'ingresses', ns),
-      list: () => (ns ? networking.listNamespacedIngress({ namespace: ns }) : networking.listIngressForAllNamespaces()),
+      list: paged((page) => (ns ? networking.listNamespacedIngress({ namespace: ns, ...page }) : networking.listIngressForAllNamespaces(page))),
     },
     {
       id: 'IngressClass', kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', resource: 'ingressclasses.networking.k8s.io', namespace: undefined, fieldSelector: undefined,
       path: collectionPath('networking.k8s.io', 'ingressclasses', undefined),
-      list: () => networking.listIngressClass(),
+      list: paged((page) => networking.listIngressClass(page)),
     },
     {
       id: 'Service', kind: 'Service', apiVersion: 'v1', resource: 'services', namespace: ns, fieldSelector: undefined,
       path: collectionPath('', 'services', ns),
-      list: () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()),
+      list: paged((page) => (ns ? core.listNamespacedService({ namespace: ns, ...page }) : core.listServiceForAllNamespaces(page))),
     },
     {
       id: 'EndpointSlice', kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices.discovery.k8s.io', namespace: ns, fieldSelector: undefined,
       path: collectionPath('discovery.k8s.io', 'endpointslices', ns),
-      list: () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()),
+      list: paged((page) => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns, ...page }) : discovery.listEndpointSliceForAllNamespaces(page))),
     },
     {
       // TLS Secrets and the Opaque ones basic auth reads; the server leaves out the types Pier never reads.
       id: 'Secret', kind: 'Secret', apiVersion: 'v1', resource: 'secrets', namespace: ns, fieldSelector: readableSecrets,
       path: collectionPath('', 'secrets', ns),
-      list: () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: readableSecrets }) : core.listSecretForAllNamespaces({ fieldSelector: readableSecrets })),
+      list: paged((page) => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: readableSecrets, ...page }) : core.listSecretForAllNamespaces({ fieldSelector: readableSecrets, ...page }))),
     },
   ];
   if (options.allConfigMaps) {
@@ -136,7 +166,7 @@ function watchedKinds(kc: KubeConfig, options: ClusterSourceOptions): WatchedKin
     kinds.push({
       id: 'ConfigMap', kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmaps', namespace, fieldSelector: undefined,
       path: collectionPath('', 'configmaps', namespace),
-      list: () => (namespace ? core.listNamespacedConfigMap({ namespace }) : core.listConfigMapForAllNamespaces()),
+      list: paged((page) => (namespace ? core.listNamespacedConfigMap({ namespace, ...page }) : core.listConfigMapForAllNamespaces(page))),
     });
   } else {
     // Each ConfigMap the flags name, by name: nothing else is read.

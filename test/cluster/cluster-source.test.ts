@@ -88,4 +88,23 @@ describe('ClusterSource', { timeout: 60_000 }, () => {
     assert.equal(output, 'stopped\n');
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'the process did not exit by itself after stop()');
   });
+
+  it('reads a collection in pages (limit and continue), and its watch goes on from the list', async () => {
+    const paged = await freshNamespace(plane.admin, 'cluster-source-pages');
+    const networking = plane.admin.makeApiClient(NetworkingV1Api);
+    const ingress = (name: string) => ({
+      metadata: { name, namespace: paged },
+      spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+    });
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    for (const name of names) await networking.createNamespacedIngress({ namespace: paged, body: ingress(name) });
+    const store = new Store();
+    // Pages of 2: five Ingresses take three requests, the last with the second continue token.
+    const source = new ClusterSource(plane.admin, store, { watchNamespace: paged, configMaps: [], listPageSize: 2 }, { onChange: () => undefined, onPermission: () => undefined }, createLogger('error', () => undefined));
+    cleanup.add('paged cluster source', () => source.stop());
+    await source.start();
+    assert.deepEqual(store.snapshot().ingresses.map((object) => object.metadata.name).sort(), names);
+    await networking.createNamespacedIngress({ namespace: paged, body: ingress('f') });
+    await eventually('the Ingress made after the list to arrive by the watch', () => store.get('Ingress', `${paged}/f`));
+  });
 });
