@@ -148,28 +148,19 @@ export function dashboardHandler(source: DashboardSource): (req: IncomingMessage
       res.end(DASHBOARD_PAGE);
       return true;
     }
-    if (url.pathname === '/dashboard/state.json') {
-      const result = source.current();
-      if (result === null) {
-        json(res, 503, { error: 'routes not loaded yet' });
-        return true;
-      }
+    if (url.pathname !== '/dashboard/state.json' && url.pathname !== '/dashboard/route') return false;
+    const result = source.current();
+    if (result === null) {
+      json(res, 503, { error: 'routes not loaded yet' });
+    } else if (url.pathname === '/dashboard/state.json') {
       source.metrics().then(
         (metrics) => json(res, 200, dashboardState(result, metrics, new Date())),
         (error: Error) => json(res, 500, { error: error.message }),
       );
-      return true;
-    }
-    if (url.pathname === '/dashboard/route') {
-      const result = source.current();
-      if (result === null) {
-        json(res, 503, { error: 'routes not loaded yet' });
-        return true;
-      }
+    } else {
       if (compiled?.spec !== result.table) compiled = { spec: result.table, table: new RouteTable(result.table) };
       json(res, 200, routeForUrl(compiled.table, url.searchParams.get('url') ?? ''));
-      return true;
     }
-    return false;
+    return true;
   };
 }

@@ -209,10 +209,9 @@ class NextUpstream {
  * through the target's response stages, with the route's timeouts and next-upstream rules.
  */
 export function forwardRequest(req: ClientRequest, res: ClientResponse, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
-  const { balance } = target;
   const protocol = wireProtocol(target.protocol, exchange.secure);
   // The route's upstream, or its canary's (balancing.ts); counted under the Service that answers.
-  const upstream = balance === null ? target.upstream : balance.upstreamFor(exchange, protocol);
+  const upstream = upstreamFor(target, exchange, protocol);
   const labels = upstream === target.upstream ? target.labels : { ...target.labels, service: upstream.spec.service };
   const { headers, requestId } = outgoingHeaders(req.rawHeaders, outgoing, newRequestId);
   const forwarding: Forwarding = { req, res, target, exchange, deps, requestId, clientAddress: outgoing.forwarded.clientAddress };
@@ -260,6 +259,11 @@ export function forwardRequest(req: ClientRequest, res: ClientResponse, target: 
   attempt();
 }
 
+/** The route's upstream, or its canary's when the route's balance sends this request there. */
+export function upstreamFor(target: Target, exchange: Exchange, protocol: WireProtocol): Upstream {
+  return target.balance === null ? target.upstream : target.balance.upstreamFor(exchange, protocol);
+}
+
 /** The first endpoint (round-robin, or the route's balance), then for a retry the next untried one, unless affinity re-pins the session (change-on-failure). */
 export function firstOrNext(target: Target, upstream: Upstream, exchange: Exchange, origins: readonly string[], tried: readonly string[] | null): string {
   const { balance } = target;
@@ -272,7 +276,7 @@ export function firstOrNext(target: Target, upstream: Upstream, exchange: Exchan
  * concurrent requests move the shared round-robin position while a connect is failing, so it
  * could hand the retry the same dead endpoint again.
  */
-function nextUntried(origins: readonly string[], tried: readonly string[]): string {
+export function nextUntried(origins: readonly string[], tried: readonly string[]): string {
   const last = origins.indexOf(tried[tried.length - 1] as string);
   for (let step = 1; step <= origins.length; step++) {
     const origin = origins[(last + step) % origins.length] as string;

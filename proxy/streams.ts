@@ -13,6 +13,7 @@ import type { Upstream } from './route-table.ts';
 import type { Logger } from './log.ts';
 import type { StreamLabels, StreamMetrics } from './proxy-metrics.ts';
 import { proxyHeaderV1, readProxyHeader, type ProxiedAddress } from './proxy-protocol.ts';
+import { nextUntried } from './forward.ts';
 
 /** nginx stream's proxy_next_upstream_tries in ingress-nginx's template. */
 const CONNECT_TRIES = 3;
@@ -59,7 +60,7 @@ export function relayStream(socket: Socket, route: StreamRoute, client: ProxiedA
   const tries = Math.min(CONNECT_TRIES, origins.length);
   const tried: string[] = [];
   const attempt = (): void => {
-    const origin = tried.length === 0 ? route.upstream.pick(origins) : (origins.find((candidate) => !tried.includes(candidate)) as string);
+    const origin = tried.length === 0 ? route.upstream.pick(origins) : nextUntried(origins, tried);
     tried.push(origin);
     const { host, port } = endpointOf(origin);
     const upstream = connect({ host, port, timeout: environment.connectMs });

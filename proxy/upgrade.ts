@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Target } from './route-table.ts';
 import { SERVER_NAME, clientResponseHeaders, outgoingHeaders, rawHeaderList, switchingProtocolsHead, type OutgoingRequest } from './headers.ts';
 import { ClientGoneError, STATUS_TEXT, STATUS_UNAVAILABLE, classifyUpstreamError } from './errors.ts';
-import { firstOrNext, newRequestId, timeoutsFor, type ForwardDeps } from './forward.ts';
+import { firstOrNext, newRequestId, timeoutsFor, upstreamFor, type ForwardDeps } from './forward.ts';
 import { finishAnswer, runResponseStages, statusAnswer, type Answer, type Exchange } from './pipeline.ts';
 import { wireProtocol } from './route-spec.ts';
 
@@ -38,7 +38,7 @@ function writeRouteStatus(socket: Duplex, status: number, target: Target, exchan
 export function tunnelUpgrade(req: IncomingMessage, clientSocket: Duplex, head: Buffer, target: Target, outgoing: OutgoingRequest, deps: ForwardDeps, exchange: Exchange): void {
   const protocol = wireProtocol(target.protocol, exchange.secure);
   // The route's upstream or its canary's, and the endpoint as a request would choose it (balancing.ts).
-  const upstream = target.balance === null ? target.upstream : target.balance.upstreamFor(exchange, protocol);
+  const upstream = upstreamFor(target, exchange, protocol);
   const origins = upstream.originsFor(protocol);
   if (origins.length === 0) {
     writeRouteStatus(clientSocket, STATUS_UNAVAILABLE, target, exchange);

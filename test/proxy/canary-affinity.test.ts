@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../operator/model.ts';
 import { Resources, send, startUpstream } from '../helpers/upstreams.ts';
 import { endpointSlice, service, simpleIngress } from '../helpers/objects.ts';
+import { rawRequest, statusOf, WEBSOCKET_UPGRADE } from '../helpers/raw-http.ts';
 import { startTlsProxy, type TlsProxy } from '../tls/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
@@ -38,8 +39,14 @@ describe('canary, affinity and hashing on real sockets', { timeout: 120_000 }, (
   let fastPort = 0;
 
   before(async () => {
-    for (const name of ['v1-a', 'v1-b', 'v1-c', 'v1-d']) mainPorts.push((await startUpstream(resources, (_req, res) => res.end(name))).port);
-    canaryPort = (await startUpstream(resources, (_req, res) => res.end('v2'))).port;
+    // Each also takes WebSocket upgrades, answering 101 with its name, so upgrades can be told apart.
+    const named = async (name: string): Promise<number> => {
+      const upstream = await startUpstream(resources, (_req, res) => res.end(name));
+      upstream.server.on('upgrade', (_req, socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Served-By: ${name}\r\n\r\n`));
+      return upstream.port;
+    };
+    for (const name of ['v1-a', 'v1-b', 'v1-c', 'v1-d']) mainPorts.push(await named(name));
+    canaryPort = await named('v2');
     slowPort = (await startUpstream(resources, (_req, res) => setTimeout(() => res.end('slow'), 40))).port;
     fastPort = (await startUpstream(resources, (_req, res) => res.end('fast'))).port;
     proxy = await startTlsProxy(resources);
@@ -105,6 +112,16 @@ describe('canary, affinity and hashing on real sockets', { timeout: 120_000 }, (
       assert.equal((await body('value.example', ['X-Region', 'always'])).slice(0, 2), 'v1', 'with a value set, "always" is just another value');
       assert.equal(await body('pattern.example', ['X-Region', 'eu-north']), 'v2');
       assert.equal((await body('pattern.example', ['X-Region', 'eu-south'])).slice(0, 2), 'v1');
+    });
+
+    it('decides a WebSocket upgrade the same way: by header to the canary, and never to it with "never"', async () => {
+      const servedBy = async (canary: string): Promise<string> => {
+        const answer = await rawRequest(proxy.http, `GET /ws HTTP/1.1\r\nHost: rules.example\r\nX-Canary: ${canary}\r\n${WEBSOCKET_UPGRADE}\r\n`);
+        assert.equal(statusOf(answer), 101);
+        return /x-served-by: (\S+)/i.exec(answer)?.[1] ?? '';
+      };
+      assert.equal(await servedBy('always'), 'v2');
+      assert.equal((await servedBy('never')).slice(0, 2), 'v1');
     });
 
     it('sends everything to the canary when canary-weight equals canary-weight-total', async () => {

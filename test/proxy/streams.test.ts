@@ -195,6 +195,13 @@ describe('TCP and UDP services and SSL passthrough', { timeout: 60_000 }, () => 
     assert.equal(received, expected);
   });
 
+  it('passes an IPv6 client from a PROXY v1 header on to the backend, in a TCP6 header', async () => {
+    const expected = `first line: PROXY TCP6 2001:db8::7 ::ffff:127.0.0.1 4444 ${ports.proxyBoth}\r\n`;
+    const { received, socket } = await exchange(ports.proxyBoth, 'PROXY TCP6 2001:db8::7 2001:db8::1 4444 443\r\nping\n', expected.length);
+    socket.destroy();
+    assert.equal(received, expected);
+  });
+
   it('drops a connection whose PROXY header is malformed, and counts it as a failure', async () => {
     const failures = (): number => proxy.metrics.streams.values('failures').find((value) => value.labels.port === String(ports.proxyIn))?.value ?? 0;
     const before = failures();
