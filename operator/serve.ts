@@ -4,7 +4,7 @@ import { watch } from 'chokidar';
 import type { Config } from './config.ts';
 import { coalesce } from './coalesce.ts';
 import type { Logger } from '../proxy/log.ts';
-import { ManifestSource, type ManifestSnapshot } from './sources/manifests.ts';
+import { isManifestFile, ManifestSource, type ManifestSnapshot } from './sources/manifests.ts';
 import { Store } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
 
@@ -65,6 +65,8 @@ export async function serve(config: Config, log: Logger): Promise<number> {
 
   const watcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
   watcher.on('all', (_event, path) => {
+    // Only manifests: a log written into the directory would otherwise recompute the routes on every line it logs.
+    if (!isManifestFile(path)) return;
     changedFiles.add(path);
     reconcile.trigger();
   });

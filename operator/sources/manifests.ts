@@ -8,6 +8,11 @@ import { isKnownKind, objectKey, parseObject, type KubeObject } from '../model.t
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
 
+/** Whether a file is one the source reads: a change to any other (a log, an editor's swap file) changes nothing. */
+export function isManifestFile(path: string): boolean {
+  return MANIFEST_EXTENSIONS.test(path);
+}
+
 export interface ManifestProblem {
   /** Path relative to the manifest directory. */
   readonly file: string;

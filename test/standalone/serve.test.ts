@@ -136,6 +136,19 @@ endpoints: [{addresses: [127.0.0.1]}]
     await eventually(async () => (await get(pier.ports.http, 'green.example')).status === 404, 'green.example answers 404');
   });
 
+  it('recomputes nothing for a file it doesn\'t read, such as a log written into the directory', async () => {
+    const applied = (): number => pier.log().split('\n').filter((line) => line.includes('routes applied')).length;
+    const before = applied();
+    for (let i = 0; i < 5; i++) {
+      await writeFile(join(dir, 'pier.log'), `line ${i}\n`, { flag: 'a' });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    // A manifest written after them is applied: by then the log's events would have been too.
+    await writeFile(join(dir, 'late.yaml'), '# nothing but a comment\n');
+    await eventually(async () => applied() > before, 'the manifest written after the log to be applied');
+    assert.equal(applied(), before + 1, 'one computation, for the manifest only');
+  });
+
   it('exits 0 on SIGTERM after draining', async () => {
     const code = await pier.stop();
     assert.equal(code, 0);
