@@ -14,7 +14,7 @@ try {
   process.exit(1);
 }
 const { main } = await import('../operator/cli.ts');
-console.log(`Pier is serving examples/ on port ${HTTP_PORT}. Try:\n\n  curl -H 'Host: ngx.myingress.com' http://127.0.0.1:${HTTP_PORT}/\n\nEdit the files in examples/ and Pier applies them live. Ctrl-C stops.\n`);
+console.log(`Pier is serving examples/ on port ${HTTP_PORT}. Try:\n\n  curl -H 'Host: ngx.myingress.com' http://127.0.0.1:${HTTP_PORT}/\n\nand open the dashboard: http://127.0.0.1:10254/dashboard\n\nEdit the files in examples/ and Pier applies them live. Ctrl-C stops.\n`);
 const code = await main([
   'serve', '--manifests', examples,
   '--bind-address', '127.0.0.1',
