@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AffinityPolicy, CanaryPolicy, LocationPolicy, WireProtocol } from './route-spec.ts';
 import type { Upstream } from './route-table.ts';
 import { compileSearchPattern, type PathRegex } from './path-regex.ts';
-import { compileTemplate, evaluateTemplate, type CompiledTemplate } from './nginx-variables.ts';
+import { compileTemplate, cookieValue, evaluateTemplate, type CompiledTemplate } from './nginx-variables.ts';
 import type { Exchange, ResponseStage } from './pipeline.ts';
 
 /** How a route's requests choose their upstream and first endpoint; retries go to endpoints not yet tried. */
@@ -75,15 +75,10 @@ function endpointKey(upstreamId: string, origin: string): string {
   return createHash('sha1').update(`${upstreamId}\u0000${origin.replace(/^https?:\/\//, '')}`).digest('hex').slice(0, 16);
 }
 
-function cookieValue(exchange: Exchange, name: string): string | undefined {
+function cookieOf(exchange: Exchange, name: string): string | undefined {
   const header = exchange.clientHeaders.cookie;
   if (header === undefined) return undefined;
-  const text = Array.isArray(header) ? header.join('; ') : header;
-  for (const pair of text.split(';')) {
-    const equals = pair.indexOf('=');
-    if (equals !== -1 && pair.slice(0, equals).trim() === name) return pair.slice(equals + 1).trim();
-  }
-  return undefined;
+  return cookieValue(Array.isArray(header) ? header.join('; ') : header, name, false);
 }
 
 function headerText(exchange: Exchange, name: string): string | undefined {
@@ -121,7 +116,7 @@ class CookieAffinity {
 
   /** The cookie's parts, when the request carries this affinity's cookie. */
   #parsed(exchange: Exchange): { key: string; upstreamKey: string } | null {
-    const value = cookieValue(exchange, this.#policy.cookieName);
+    const value = cookieOf(exchange, this.#policy.cookieName);
     if (value === undefined) return null;
     const [key = '', owner = ''] = value.split(COOKIE_DELIMITER);
     return { key, upstreamKey: owner };
@@ -275,7 +270,7 @@ function shapedToCanary(policy: CanaryPolicy, pattern: PathRegex | null): (excha
       }
     }
     if (policy.cookie !== undefined) {
-      const value = cookieValue(exchange, policy.cookie);
+      const value = cookieOf(exchange, policy.cookie);
       if (value === 'always') return true;
       if (value === 'never') return false;
     }

@@ -30,7 +30,7 @@ export function verifyPassword(password: string, hash: string): boolean {
 }
 
 /** The user and password of a `Basic` Authorization header, or null. */
-function basicCredentials(header: string | undefined): { readonly user: string; readonly password: string } | null {
+export function basicCredentials(header: string | undefined): { readonly user: string; readonly password: string } | null {
   if (header === undefined || !/^basic /i.test(header)) return null;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');

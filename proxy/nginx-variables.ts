@@ -3,6 +3,7 @@
 // auth-proxy-set-headers ConfigMap. A template is checked when routes are computed (an unknown
 // variable is reported there) and compiled once per table; evaluating it reads the request only.
 import type { Exchange } from './pipeline.ts';
+import { basicCredentials } from './basic-auth.ts';
 
 /** Variables known by name; `$http_<name>`, `$cookie_<name>` and `$arg_<name>` are known by prefix. */
 const NAMED = ['remote_addr', 'remote_user', 'host', 'http_host', 'scheme', 'pass_access_scheme', 'request_uri', 'uri', 'request_method', 'args', 'query_string'] as const;
@@ -49,14 +50,15 @@ function variable(name: string): ((exchange: Exchange) => string) | null {
     const header = rest.replaceAll('_', '-');
     return (exchange) => headerText(exchange, header);
   }
-  if (prefix === 'cookie_') return (exchange) => cookieValue(headerText(exchange, 'cookie'), name.slice(prefix.length));
+  if (prefix === 'cookie_') return (exchange) => cookieValue(headerText(exchange, 'cookie'), name.slice(prefix.length), true) ?? '';
   return (exchange) => argumentValue(queryOf(exchange.requested.url), name.slice(prefix.length));
 }
 
 function namedVariable(name: (typeof NAMED)[number]): (exchange: Exchange) => string {
   switch (name) {
     case 'remote_addr': return (exchange) => exchange.clientAddress;
-    case 'remote_user': return (exchange) => basicAuthUser(headerText(exchange, 'authorization'));
+    // nginx's $remote_user: the Basic credentials' user, read as basic auth reads them, whether or not the location checks them.
+    case 'remote_user': return (exchange) => basicCredentials(headerText(exchange, 'authorization'))?.user ?? '';
     case 'host': return (exchange) => exchange.host;
     case 'http_host': return (exchange) => exchange.requested.host ?? '';
     case 'scheme':
@@ -90,21 +92,17 @@ function argumentValue(query: string, name: string): string {
   return '';
 }
 
-/** nginx's $cookie_<name>: the first cookie of that name (names compare without case, as nginx). */
-function cookieValue(header: string, name: string): string {
-  const wanted = name.toLowerCase();
+/**
+ * The first cookie named `name` in a Cookie header, or undefined. nginx's $cookie_<name> compares
+ * names without case (`anyCase`); the affinity and canary cookies are looked up exactly, as Lua's resty.cookie does.
+ */
+export function cookieValue(header: string, name: string, anyCase: boolean): string | undefined {
+  const wanted = anyCase ? name.toLowerCase() : name;
   for (const pair of header.split(';')) {
     const equals = pair.indexOf('=');
-    if (equals !== -1 && pair.slice(0, equals).trim().toLowerCase() === wanted) return pair.slice(equals + 1).trim();
+    if (equals === -1) continue;
+    const key = pair.slice(0, equals).trim();
+    if ((anyCase ? key.toLowerCase() : key) === wanted) return pair.slice(equals + 1).trim();
   }
-  return '';
-}
-
-/** nginx's $remote_user: the user of a Basic Authorization header, whether or not the location checks it. */
-function basicAuthUser(authorization: string): string {
-  const match = /^\s*basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-  if (match === null) return '';
-  const decoded = Buffer.from(match[1] as string, 'base64').toString('latin1');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? '' : decoded.slice(0, colon);
+  return undefined;
 }

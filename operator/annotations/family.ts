@@ -45,6 +45,11 @@ export class AnnotationReader {
     return undefined;
   }
 
+  /** The keys the Ingress sets under the prefix, without it, sorted. */
+  names(): string[] {
+    return [...this.#values.keys()].sort();
+  }
+
   /** Reports `name`, when set, as ignored although its value reads: it can't apply as the Ingress stands. */
   ignore(name: string, why: string): void {
     if (!this.#values.has(name)) return;

@@ -61,12 +61,10 @@ export function readAnnotations(ingress: Ingress, prefix: string): ReadAnnotatio
   const problems: AnnotationProblem[] = [];
   const read = new AnnotationReader(annotations, prefix, problems);
   const config = Object.fromEntries(FAMILIES.map((family) => [family.name, family.parse(read)])) as unknown as IngressAnnotations;
-  const start = `${prefix}/`;
   const unsupportedGuards: string[] = [];
-  for (const key of Object.keys(annotations).sort()) {
-    if (!key.startsWith(start)) continue;
-    const name = key.slice(start.length);
+  for (const name of read.names()) {
     if (IMPLEMENTED_KEYS.has(name)) continue;
+    const key = `${prefix}/${name}`;
     if (GUARD_KEYS.has(name)) {
       unsupportedGuards.push(name);
       problems.push({ key, reason: 'UnsupportedAnnotation', message: `annotation ${key} (ingress-nginx ${ingressNginxFamilyOf(name) ?? 'guard'}) is not supported by Pier yet; the location is closed: its requests answer 503 rather than reach the backend unguarded` });
