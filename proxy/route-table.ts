@@ -1,12 +1,14 @@
 // The compiled route table: a RouteTableSpec turned into lookup structures. Hosts are found by
 // hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
 // hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
-// cost depends on the request, never on how many Ingresses exist.
+// cost depends on the request, never on how many Ingresses exist. A table built with the previous
+// one takes over its compiled hosts whose specs are the same objects, so a change costs what changed.
 import type { BlockList } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
 import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
-import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec } from './route-spec.ts';
+import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec, VirtualHostSpec } from './route-spec.ts';
 import { DEFAULT_BODY_SIZE_LIMIT, DEFAULT_HTTPS_SETTINGS, DEFAULT_NEXT_UPSTREAM, prefixKey } from './route-spec.ts';
 import { compileBalance, EwmaScores, type Balance } from './balancing.ts';
 import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type AuthCheck, type RequestStage, type ResponseStage } from './pipeline.ts';
@@ -19,6 +21,8 @@ import { NO_RESPONSE_STAGES, NO_STAGES, hstsStage, type AuthCheck, type RequestS
  */
 export class Upstream {
   readonly spec: Omit<UpstreamSpec, 'endpoints'>;
+  /** The endpoints now routed to (the spec's until setEndpoints replaces them). */
+  #endpoints: readonly Endpoint[];
   /** `http://address:port` for each endpoint, made once here rather than per request... */
   #clearOrigins: readonly string[];
   /** ...and `https://address:port`, for HTTPS and GRPCS routes. */
@@ -29,6 +33,7 @@ export class Upstream {
 
   constructor(spec: UpstreamSpec) {
     this.spec = spec;
+    this.#endpoints = spec.endpoints;
     this.#clearOrigins = spec.endpoints.map((endpoint) => originOf('http', endpoint));
     this.#tlsOrigins = spec.endpoints.map((endpoint) => originOf('https', endpoint));
   }
@@ -38,7 +43,12 @@ export class Upstream {
     return protocol === 'HTTPS' || protocol === 'GRPCS' ? this.#tlsOrigins : this.#clearOrigins;
   }
 
+  get endpoints(): readonly Endpoint[] {
+    return this.#endpoints;
+  }
+
   setEndpoints(endpoints: readonly Endpoint[]): void {
+    this.#endpoints = endpoints;
     this.#clearOrigins = endpoints.map((endpoint) => originOf('http', endpoint));
     this.#tlsOrigins = endpoints.map((endpoint) => originOf('https', endpoint));
     this.ewma.retain([...this.#clearOrigins, ...this.#tlsOrigins]);
@@ -50,6 +60,13 @@ export class Upstream {
     this.#next = (this.#next + 1) % origins.length;
     return origin;
   }
+}
+
+/** True when both lists name the same addresses and ports in the same order. */
+export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return a.every((endpoint, index) => endpoint.address === b[index]?.address && endpoint.port === b[index]?.port);
 }
 
 function originOf(scheme: string, endpoint: Endpoint): string {
@@ -156,9 +173,12 @@ class CompiledHost {
   readonly #prefixes: TrieNode = { children: new Map(), target: null };
   readonly #regexes: RegexRoute[] = [];
   readonly fallback: Target | null;
+  /** The upstreams its targets hold, by the id they were looked up by: a next table reuses this host only if it has the same ones. */
+  readonly upstreams: ReadonlyMap<string, Upstream>;
 
-  constructor(routes: readonly RouteSpec[], fallback: Target | null, targetFor: (route: RouteSpec) => Target) {
+  constructor(routes: readonly RouteSpec[], fallback: Target | null, targetFor: (route: RouteSpec) => Target, upstreams: ReadonlyMap<string, Upstream>) {
     this.fallback = fallback;
+    this.upstreams = upstreams;
     for (const route of routes) {
       const target = targetFor(route);
       if (route.match === 'exact') {
@@ -217,11 +237,56 @@ class CompiledHost {
 }
 
 /**
- * Throws what compiling the table would throw (a regex path RE2 refuses), without compiling it:
+ * A virtual host's routes and fallback compiled, recording which upstream each id it looks up
+ * resolved to (route, fallback, canary, error pages).
+ */
+function compileHost(virtualHost: VirtualHostSpec, table: TableStages): CompiledHost {
+  const used = new Map<string, Upstream>();
+  const upstreamOf = (id: string): Upstream => {
+    const upstream = table.upstreamOf(id);
+    used.set(id, upstream);
+    return upstream;
+  };
+  const recording: TableStages = { ...table, upstreamOf };
+  const fallback = virtualHost.fallback ? makeTarget(upstreamOf(virtualHost.fallback.upstream), null, virtualHost.fallback, recording) : null;
+  return new CompiledHost(virtualHost.routes, fallback, (route) => makeTarget(upstreamOf(route.upstream), route, route, recording), used);
+}
+
+/** True when every upstream `host`'s targets hold is still the one `byId` has for its id. */
+function holdsSameUpstreams(host: CompiledHost, byId: ReadonlyMap<string, Upstream>): boolean {
+  for (const [id, upstream] of host.upstreams) {
+    if (byId.get(id) !== upstream) return false;
+  }
+  return true;
+}
+
+/**
+ * What a target is built from besides its own route (or fallback) and its upstreams: when two
+ * tables have equal ones, a host compiled for one is what the other would compile.
+ */
+interface TargetInputs {
+  readonly compileStages: StageCompiler;
+  readonly settings: {
+    readonly https: HttpsSettings;
+    readonly useForwardedHeaders: boolean;
+    readonly bodySizeLimit: number;
+    readonly timeouts: TimeoutPolicy | null;
+    readonly nextUpstream: NextUpstreamPolicy;
+  };
+}
+
+function sameTargetInputs(a: TargetInputs, b: TargetInputs): boolean {
+  return a.compileStages === b.compileStages && (a.settings === b.settings || isDeepStrictEqual(a.settings, b.settings));
+}
+
+const NO_COMPILED_HOSTS: ReadonlyMap<VirtualHostSpec, CompiledHost> = new Map();
+
+/**
+ * Throws what compiling these hosts would throw (a regex path RE2 refuses), without compiling them:
  * for a process that only passes tables on (the workers' primary).
  */
-export function validateTable(spec: RouteTableSpec): void {
-  for (const virtualHost of spec.virtualHosts) {
+export function validateHosts(virtualHosts: readonly VirtualHostSpec[]): void {
+  for (const virtualHost of virtualHosts) {
     for (const route of virtualHost.routes) {
       if (route.match !== 'regex') continue;
       const compiled = compilePathRegex(route.path);
@@ -249,12 +314,18 @@ export class RouteTable {
   readonly #upstreams: ReadonlyMap<string, Upstream>;
   /** from-to-www-redirect: host redirected from, to host redirected to. */
   readonly #hostRedirects: ReadonlyMap<string, string>;
+  readonly #targetInputs: TargetInputs;
+  /** Each compiled host by the spec object it was compiled from, for the next table to take over. */
+  readonly #compiledBySpec = new Map<VirtualHostSpec, CompiledHost>();
 
   /**
    * `upstreams` are the ones to route to, by id (UpstreamPools, so balancer state outlives the
-   * swap); absent, the table makes its own from the spec.
+   * swap); absent, the table makes its own from the spec. `previous`, the table this one replaces,
+   * lends its compiled hosts: a host whose spec is the very object `previous` compiled, whose
+   * upstreams are the same Upstream objects and whose table-wide inputs (settings, stage compiler)
+   * are equal, is taken over as it is instead of compiled again. Anything else compiles.
    */
-  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream>) {
+  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream>, previous: RouteTable | null = null) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     this.useForwardedHeaders = spec.useForwardedHeaders ?? false;
@@ -271,14 +342,20 @@ export class RouteTable {
       nextUpstream: spec.nextUpstream ?? DEFAULT_NEXT_UPSTREAM,
       upstreamOf,
     };
+    this.#targetInputs = {
+      compileStages,
+      settings: { https: this.https, useForwardedHeaders: this.useForwardedHeaders, bodySizeLimit: table.bodySizeLimit, timeouts: table.timeouts, nextUpstream: table.nextUpstream },
+    };
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
     this.#hostRedirects = new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));
     this.#upstreams = byId;
-    const fallbackTarget = (fallback: FallbackSpec | null): Target | null => (fallback ? makeTarget(upstreamOf(fallback.upstream), null, fallback, table) : null);
 
-    this.#defaultTarget = fallbackTarget(spec.defaultBackend);
+    this.#defaultTarget = spec.defaultBackend ? makeTarget(upstreamOf(spec.defaultBackend.upstream), null, spec.defaultBackend, table) : null;
+    const lent = previous !== null && sameTargetInputs(previous.#targetInputs, this.#targetInputs) ? previous.#compiledBySpec : NO_COMPILED_HOSTS;
     for (const virtualHost of spec.virtualHosts) {
-      const compiled = new CompiledHost(virtualHost.routes, fallbackTarget(virtualHost.fallback), (route) => makeTarget(upstreamOf(route.upstream), route, route, table));
+      const inherited = lent.get(virtualHost);
+      const compiled = inherited !== undefined && holdsSameUpstreams(inherited, byId) ? inherited : compileHost(virtualHost, table);
+      this.#compiledBySpec.set(virtualHost, compiled);
       if (virtualHost.host === '') this.#catchAll = compiled;
       for (const name of [virtualHost.host, ...(virtualHost.aliases ?? [])]) {
         if (name.startsWith('*.')) this.#wildcardHosts.set(name.slice(2), compiled);

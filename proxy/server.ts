@@ -175,12 +175,13 @@ export class ProxyServer {
 
   /**
    * Replaces the route table and its certificates. Compiling happens first, so a bad spec throws
-   * and nothing changes; contexts for certificates the current table already has are reused.
+   * and nothing changes; compiled hosts and certificate contexts the current table already has
+   * are reused, so the cost follows what changed.
    */
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
     const upstreams = this.#pools.prepare(spec.upstreams);
-    const routes = new RouteTable(spec, this.#compileStages, upstreams.byId);
+    const routes = new RouteTable(spec, this.#compileStages, upstreams.byId, previous.routes);
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     upstreams.commit();
     this.#compiled = { routes, certificates };

@@ -2,13 +2,13 @@
 // `namespace/service:port`); the pools keep one Upstream per id across tables, so its balancer
 // state (the round-robin position today; affinity, EWMA or rate-limit state later) survives any
 // configuration change that keeps the upstream, and a table swap only updates endpoints in place.
-import { Upstream } from './route-table.ts';
+import { Upstream, sameEndpoints } from './route-table.ts';
 import type { UpstreamSpec } from './route-spec.ts';
 
 /** The upstreams a new table will use, applied to the pools only once that table compiled. */
 export interface PreparedUpstreams {
   readonly byId: ReadonlyMap<string, Upstream>;
-  /** Gives reused upstreams their new endpoints and forgets the ones the new table dropped. */
+  /** Gives reused upstreams whose endpoints changed the new ones, and forgets the ones the new table dropped. */
   commit(): void;
 }
 
@@ -30,7 +30,10 @@ export class UpstreamPools {
     return {
       byId,
       commit: () => {
-        for (const [upstream, spec] of reused) upstream.setEndpoints(spec.endpoints);
+        // Most swaps change few endpoints: the others keep their origins as they are.
+        for (const [upstream, spec] of reused) {
+          if (!sameEndpoints(upstream.endpoints, spec.endpoints)) upstream.setEndpoints(spec.endpoints);
+        }
         this.#byId = byId;
       },
     };

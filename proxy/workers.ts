@@ -13,7 +13,7 @@ import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import type { Logger, LogLevel } from './log.ts';
 import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { DataPlane } from './data-plane.ts';
-import { validateTable } from './route-table.ts';
+import { validateHosts } from './route-table.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
 import { makeFakeCertificate } from './tls-fake-certificate.ts';
 
@@ -127,7 +127,7 @@ export class WorkerPool implements DataPlane {
 
   swap(spec: RouteTableSpec): readonly string[] {
     // Throws on a bad spec before any worker sees it, as ProxyServer.swap would; nothing is compiled here.
-    validateTable(spec);
+    validateHosts(spec.virtualHosts);
     this.#spec = spec;
     for (const slot of this.#slots) {
       // A worker that hasn't been sent 'start' yet gets this table with it.

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RouteTableSpec } from '../../proxy/route-spec.ts';
+import { UpstreamPools } from '../../proxy/upstream-pools.ts';
 import { LOCALHOST, Resources, send, startProxy, startUpstream, tableFor, type Proxy } from '../helpers/upstreams.ts';
 
 describe('upstreams across swaps', { timeout: 30_000 }, () => {
@@ -45,5 +46,20 @@ describe('upstreams across swaps', { timeout: 30_000 }, () => {
     };
     assert.throws(() => proxy.server.swap(withBadRegex), /regex path/);
     assert.deepEqual([await body(), await body()], ['a', 'a']);
+  });
+
+  it('replaces the endpoints of a kept upstream only when they changed, not when a new table lists equal ones', () => {
+    const pools = new UpstreamPools();
+    const committed = (spec: RouteTableSpec) => {
+      const prepared = pools.prepare(spec.upstreams);
+      prepared.commit();
+      return prepared.byId.get('default/web:80')!;
+    };
+    const upstream = committed(tableFor('app.example.com', endpoints(0, 1)));
+    const origins = upstream.originsFor('HTTP');
+    assert.equal(committed(tableFor('app.example.com', endpoints(0, 1))), upstream);
+    assert.equal(upstream.originsFor('HTTP'), origins, 'equal endpoints in a new list leave the origins as they were');
+    committed(tableFor('app.example.com', endpoints(1, 0)));
+    assert.deepEqual(upstream.originsFor('HTTP'), [`http://${LOCALHOST}:${ports[1]}`, `http://${LOCALHOST}:${ports[0]}`]);
   });
 });
