@@ -1,11 +1,12 @@
 // --workers=N (N > 1): N proxy processes (node:cluster) share the HTTP, HTTPS and default-server
 // ports, each running a ProxyServer. This process, the primary, keeps everything else (sources,
 // store, computeRoutes, leader election, status, the health port) and sends every route table to
-// every worker over IPC. A worker that starts or restarts gets the current table before it binds,
-// so it never answers from an older one. Crashed workers are restarted with a backoff, hung ones
-// (no heartbeat answer) killed and restarted; the others keep serving meanwhile. The primary also
-// makes the TLS state the workers share (the fake certificate, the session-ticket keys) and
-// rotates the keys for all of them at once.
+// every worker over IPC: as what changed since the table before (table-delta.ts), which every
+// started worker has, so a change of one host costs one host's worth of IPC. A worker that starts
+// or restarts gets the whole current table before it binds, so it never answers from an older one.
+// Crashed workers are restarted with a backoff, hung ones (no heartbeat answer) killed and
+// restarted; the others keep serving meanwhile. The primary also makes the TLS state the workers
+// share (the fake certificate, the session-ticket keys) and rotates the keys for all of them at once.
 import cluster, { type Worker } from 'node:cluster';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import type { Logger, LogLevel } from './log.ts';
 import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { DataPlane } from './data-plane.ts';
 import { validateHosts } from './route-table.ts';
+import { changedHosts, tableDelta, withEndpointUpdates, type RouteTableDelta } from './table-delta.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
 import { makeFakeCertificate } from './tls-fake-certificate.ts';
 
@@ -23,6 +25,8 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 export type PrimaryMessage =
   | { readonly type: 'start'; readonly options: ProxyOptions; readonly spec: RouteTableSpec | null; readonly drainMs: number; readonly logLevel: LogLevel }
   | { readonly type: 'swap'; readonly spec: RouteTableSpec }
+  /** The next table, as changes to the one the worker was last sent (in 'start', 'swap', 'delta' or 'endpoints'). */
+  | { readonly type: 'delta'; readonly delta: RouteTableDelta }
   | { readonly type: 'ticketKeys'; readonly keys: Uint8Array }
   | { readonly type: 'endpoints'; readonly upstreams: readonly UpstreamSpec[] }
   | { readonly type: 'ping'; readonly id: number }
@@ -99,6 +103,7 @@ export class WorkerPool implements DataPlane {
   readonly #restarts: Counter<'reason'>;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** The last table sent, endpoint updates included: every started worker has it. */
   #spec: RouteTableSpec | null = null;
   #ports: BoundPorts | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
@@ -126,12 +131,17 @@ export class WorkerPool implements DataPlane {
   }
 
   swap(spec: RouteTableSpec): readonly string[] {
-    // Throws on a bad spec before any worker sees it, as ProxyServer.swap would; nothing is compiled here.
-    validateHosts(spec.virtualHosts);
+    const previous = this.#spec;
+    const delta = previous === null ? null : tableDelta(previous, spec);
+    // Throws on a bad spec before any worker sees it, as ProxyServer.swap would; nothing is compiled
+    // here. The hosts the delta leaves out were checked when their table was swapped in.
+    validateHosts(delta === null ? spec.virtualHosts : changedHosts(delta));
     this.#spec = spec;
+    // One message for all workers: each of them has `previous`.
+    const message: PrimaryMessage = delta === null ? { type: 'swap', spec } : { type: 'delta', delta };
     for (const slot of this.#slots) {
       // A worker that hasn't been sent 'start' yet gets this table with it.
-      if (slot.started) this.#send(slot, { type: 'swap', spec });
+      if (slot.started) this.#send(slot, message);
     }
     // Each worker compiles its own certificates, and logs and counts what its TLS library refuses.
     return [];
@@ -142,9 +152,9 @@ export class WorkerPool implements DataPlane {
     if (!spec) return false;
     const known = new Set(spec.upstreams.map((upstream) => upstream.id));
     if (!upstreams.every((upstream) => known.has(upstream.id))) return false;
-    // The table a (re)started worker gets carries the new endpoints too.
-    const updated = new Map(upstreams.map((upstream) => [upstream.id, upstream]));
-    this.#spec = { ...spec, upstreams: spec.upstreams.map((upstream) => updated.get(upstream.id) ?? upstream) };
+    // The table a (re)started worker gets carries the new endpoints too, and so does the one the
+    // next delta is computed from: each worker applies the same update to its own copy.
+    this.#spec = withEndpointUpdates(spec, upstreams);
     for (const slot of this.#slots) {
       if (slot.started) this.#send(slot, { type: 'endpoints', upstreams });
     }
