@@ -1,6 +1,6 @@
 // From an Ingress backend to the endpoints that serve it: Service, then Service port, then the
 // EndpointSlices of that Service whose port has the Service port's name.
-import type { IngressBackend, Service, ServicePort } from '../model.ts';
+import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model.ts';
 import type { Snapshot } from '../store.ts';
 import type { Endpoint, UpstreamSpec, WarningReason } from './types.ts';
 
@@ -33,9 +33,13 @@ function findServicePort(service: Service, port: PortRef, protocol: 'TCP' | 'UDP
 
 /** Ready endpoints: `conditions.ready` unset counts as ready, as the EndpointSlice API says. */
 function readyEndpoints(snapshot: Snapshot, namespace: string, service: string, portName: string): Endpoint[] {
+  return readyEndpointsOf(snapshot.endpointSlicesByService.get(`${namespace}/${service}`) ?? [], portName);
+}
+
+function readyEndpointsOf(slices: readonly EndpointSlice[], portName: string): Endpoint[] {
   const seen = new Set<string>();
   const endpoints: Endpoint[] = [];
-  for (const slice of snapshot.endpointSlicesByService.get(`${namespace}/${service}`) ?? []) {
+  for (const slice of slices) {
     const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === portName);
     if (!slicePort?.port) continue;
     for (const endpoint of slice.endpoints ?? []) {
@@ -118,4 +122,29 @@ export function firstPortOf(snapshot: Snapshot, namespace: string, name: string)
   const port = snapshot.services.get(`${namespace}/${name}`)?.spec.ports?.[0];
   if (!port) return null;
   return port.name ? { name: port.name } : { number: port.port };
+}
+
+/** The port names of these EndpointSlices that have at least one ready endpoint (readyEndpoints is not empty for them). */
+export function readyPortNames(slices: readonly EndpointSlice[]): Set<string> {
+  const names = new Set<string>();
+  for (const slice of slices) {
+    for (const port of slice.ports ?? []) {
+      const name = port.name ?? '';
+      if (!names.has(name) && readyEndpointsOf(slices, name).length > 0) names.add(name);
+    }
+  }
+  return names;
+}
+
+/**
+ * The upstream read again from the snapshot, for an EndpointSlice change that left the same ports
+ * with ready endpoints: only its endpoints can differ. A ClusterIP upstream (service-upstream) has
+ * no endpoints from slices and is returned as it is.
+ */
+export function refreshUpstream(snapshot: Snapshot, upstream: UpstreamSpec): UpstreamSpec {
+  if (upstream.id.endsWith('@clusterip')) return upstream;
+  const protocol = upstream.id.endsWith('/udp') ? 'UDP' : 'TCP';
+  const port: PortRef = /^\d+$/.test(upstream.servicePort) ? { number: Number(upstream.servicePort) } : { name: upstream.servicePort };
+  const fresh = resolveServiceBackend(snapshot, upstream.namespace, upstream.service, port, false, protocol).upstream;
+  return fresh.id === upstream.id ? fresh : upstream;
 }

@@ -1,22 +1,30 @@
 // computeRoutes: Kubernetes objects in, route table, statuses and warnings out. Pure and
 // deterministic: no clock, no I/O, and the same snapshot always gives the same result.
-// It runs named steps in order over one context: ownership, settings, TLS, the translation of each
-// Ingress (annotations, its default backend, its rules with their claims and conflicts), the
-// controller-wide default backend, and the output.
+// It has two parts. The shared part reads what no Ingress owns: the IngressClasses, the controller
+// ConfigMap's settings, the default certificate, --default-backend-service and the TCP/UDP
+// services. A partition translates a set of Ingresses that can only affect each other (linked by
+// hosts, see linkKeysOf): ownership, TLS, each Ingress (annotations, its default backend, its rules
+// with their claims and conflicts), canaries, regex mode. `assemble` joins the shared part and the
+// partitions into one sorted result. computeRoutes puts every Ingress in one partition; the
+// incremental computation (incremental.ts) keeps one partition per linked set, recomputes only
+// those a change touches, and must give the same result (a property test holds it to that).
 import type { Ingress, IngressBackend } from '../model.ts';
 import type { Snapshot } from '../store.ts';
 import { AnnotationCache, type IngressAnnotations } from '../annotations/registry.ts';
 import { firstPortOf, portRefOf, resolveServiceBackend } from './backends.ts';
-import { indexClasses, ownership } from './ownership.ts';
+import { indexClasses, ownership, type ClassIndex } from './ownership.ts';
 import type {
+  CertificateSpec,
   FallbackSpec,
+  IngressStatus,
   MatchKind,
   ObjectRef,
   RouteComputation,
   RouteOptions,
   RouteSpec,
   RouteWarning,
-  TlsSpec,
+  TlsFallback,
+  TlsHostSpec,
   UpstreamSpec,
   VirtualHostSpec,
   WarningReason,
@@ -28,8 +36,10 @@ import { affinityPolicy, locationPolicy, rewrites, type LocationGuard } from './
 import { resolveBasicAuth } from './basic-auth.ts';
 import { resolveAuthProxySetHeaders } from './auth-proxy-headers.ts';
 import { streamServices } from './streams.ts';
-import { CertificateCache, resolveTls, type ResolvedTls } from './tls.ts';
+import { CertificateCache, earlier, hasTls, preferredCertificate, resolveDefaultCertificate, resolveTls, tlsHostsOf, type ResolvedTls } from './tls.ts';
 import { controllerSettings, definedOnly, type ControllerSettings } from './https-settings.ts';
+import { compareRefs, compareText, compareWarnings } from './compare.ts';
+import { withSorted } from './sorted-entries.ts';
 
 const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 
@@ -45,15 +55,27 @@ interface VirtualHostDraft {
   regexMode: boolean;
 }
 
+/** What every partition reads besides its own Ingresses: the same for all of one computation. */
+export interface SharedInputs {
+  readonly options: RouteOptions;
+  readonly classes: ClassIndex;
+  readonly settings: ControllerSettings;
+  /** True when a served Ingress (of any partition) lists this name under spec.tls. */
+  readonly isTlsHost: (name: string) => boolean;
+  readonly annotationCache: AnnotationCache;
+  readonly certificateCache: CertificateCache;
+}
+
 /** What the steps share: the inputs, and the output as it is built. */
 interface Context {
   readonly snapshot: Snapshot;
+  readonly shared: SharedInputs;
   readonly options: RouteOptions;
   readonly warnings: RouteWarning[];
   readonly upstreams: Map<string, UpstreamSpec>;
   readonly virtualHosts: Map<string, VirtualHostDraft>;
   readonly settings: ControllerSettings;
-  readonly tls: ResolvedTls;
+  /** The oldest spec.defaultBackend of the partition, which takes unknown hosts. */
   defaultBackend: FallbackSpec | null;
   /** from-to-www-redirect: each rule host of such an Ingress, with whoever asked first. */
   readonly wwwRedirects: Map<string, { readonly ingress: IngressContext }>;
@@ -108,12 +130,12 @@ function refOf(ingress: Ingress): ObjectRef {
 }
 
 /** Step 1: the Ingresses Pier serves (oldest first), the ones it leaves alone, and a warning for a missing class of ours. */
-function partitionByOwnership(snapshot: Snapshot, options: RouteOptions, warnings: RouteWarning[]): { served: Ingress[]; ignored: ObjectRef[] } {
+function partitionByOwnership(ingresses: Iterable<Ingress>, shared: SharedInputs, warnings: RouteWarning[]): { served: Ingress[]; ignored: ObjectRef[] } {
   const served: Ingress[] = [];
   const ignored: ObjectRef[] = [];
-  const classes = indexClasses(snapshot.ingressClasses, options.controllerClass);
-  for (const ingress of snapshot.ingresses) {
-    const owner = ownership(ingress, classes, options);
+  const { options } = shared;
+  for (const ingress of ingresses) {
+    const owner = ownership(ingress, shared.classes, options);
     if (owner.ours) {
       served.push(ingress);
       continue;
@@ -132,29 +154,14 @@ function partitionByOwnership(snapshot: Snapshot, options: RouteOptions, warning
   return { served: served.sort(byAge), ignored };
 }
 
-/** Step 2: the controller ConfigMap's settings, with a warning per bad key. */
-function readSettings(snapshot: Snapshot, options: RouteOptions, warnings: RouteWarning[]): ControllerSettings {
-  const configMap = options.configMap ? snapshot.configMaps.get(describeRef(options.configMap)) : undefined;
-  const { settings, problems } = controllerSettings(configMap);
-  for (const problem of problems) {
-    warnings.push({ kind: 'ConfigMap', namespace: options.configMap?.namespace, name: options.configMap?.name ?? '', reason: 'InvalidConfigMap', message: problem });
-  }
-  return settings;
-}
-
-/** Step 3: certificates by host, for the served Ingresses. */
-function readTls(snapshot: Snapshot, options: RouteOptions, served: readonly Ingress[], warnings: RouteWarning[]): ResolvedTls {
-  const defaultSslCertificate = options.defaultSslCertificate ?? null;
+/** Step 2: certificates by host, for the partition's served Ingresses. */
+function readTls(snapshot: Snapshot, shared: SharedInputs, served: readonly Ingress[], warnings: RouteWarning[]): ResolvedTls {
   return resolveTls({
     snapshot,
     served,
-    defaultSslCertificate,
-    now: options.now,
-    cache: options.certificateCache ?? new CertificateCache(),
-    warn: (ingress, reason, message) => {
-      const where = ingress ?? { namespace: defaultSslCertificate?.namespace ?? '', name: defaultSslCertificate?.name ?? '' };
-      warnings.push({ kind: ingress ? 'Ingress' : 'Secret', ...where, reason, message });
-    },
+    now: shared.options.now,
+    cache: shared.certificateCache,
+    warn: (ingress, reason, message) => warnings.push({ kind: 'Ingress', ...ingress, reason, message }),
   });
 }
 
@@ -219,7 +226,7 @@ function errorBackendOf(context: Context, ing: IngressContext): string | null {
 function redirectsToHttps(context: Context, ing: IngressContext, hosts: readonly string[]): boolean {
   const { sslRedirect, forceSslRedirect } = ing.annotations.tlsRedirect;
   if (forceSslRedirect ?? context.settings.forceSslRedirect) return true;
-  return (sslRedirect ?? context.settings.sslRedirect) && hosts.some((host) => context.tls.hasTls(host));
+  return (sslRedirect ?? context.settings.sslRedirect) && hosts.some((host) => hasTls(context.shared.isTlsHost, host));
 }
 
 /** The Ingress's spec.defaultBackend as a fallback; the oldest one also takes unknown hosts. */
@@ -408,40 +415,6 @@ function passthroughHosts(context: Context): PassthroughSpec[] {
   }
   return [...byHost.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
 }
-
-/** Step 9: the TCP and UDP services ConfigMaps; a problem is a warning on the ConfigMap. */
-function streams(context: Context): StreamSpec[] {
-  const reservedPorts = new Set(context.options.reservedPorts ?? []);
-  const all: StreamSpec[] = [];
-  for (const [protocol, ref] of [['TCP', context.options.tcpServicesConfigMap], ['UDP', context.options.udpServicesConfigMap]] as const) {
-    if (!ref) continue;
-    const result = streamServices(context.snapshot, { protocol, configMap: ref, reservedPorts });
-    for (const upstream of result.upstreams) context.upstreams.set(upstream.id, upstream);
-    for (const problem of result.problems) context.warnings.push({ kind: 'ConfigMap', namespace: ref.namespace, name: ref.name, reason: 'InvalidConfigMap', message: problem });
-    all.push(...result.streams);
-  }
-  return all;
-}
-
-/** Step 5b: --default-backend-service, when no Ingress's spec.defaultBackend took unknown hosts. */
-function controllerDefaultBackend(context: Context): void {
-  if (context.defaultBackend !== null || !context.options.defaultBackendService) return;
-  const { namespace, name } = context.options.defaultBackendService;
-  const port = firstPortOf(context.snapshot, namespace, name);
-  const resolved = resolveServiceBackend(context.snapshot, namespace, name, port ?? { number: 0 });
-  context.upstreams.set(resolved.upstream.id, resolved.upstream);
-  if (resolved.problem || !port) {
-    context.warnings.push({
-      kind: 'Service',
-      namespace,
-      name,
-      reason: resolved.problem?.reason ?? 'ServicePortNotFound',
-      message: `--default-backend-service: ${resolved.problem?.message ?? `Service ${namespace}/${name} has no ports`}`,
-    });
-  }
-  context.defaultBackend = { upstream: resolved.upstream.id, ingress: null };
-}
-
 /**
  * Step 6: hosts in regex mode. On a host where one location uses a regex or rewrites, ingress-nginx
  * writes every location of the host as `~* "^<path>"`: case-insensitive, a Prefix `/foo` then also
@@ -484,7 +457,7 @@ function hostRedirects(context: Context): HostRedirectSpec[] {
     }
     redirects.push({ from, to });
   }
-  return redirects.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  return redirects.sort((a, b) => compareText(a.from, b.from));
 }
 
 function isDefaultNextUpstream(policy: NextUpstreamPolicy): boolean {
@@ -510,61 +483,238 @@ function aliasesByHost(context: Context): Map<string, string[]> {
 }
 
 /** The TLS hosts with each alias given its host's certificate, unless a certificate names the alias itself. */
-function tlsWithAliases(tls: TlsSpec, aliases: ReadonlyMap<string, readonly string[]>): TlsSpec {
-  if (aliases.size === 0) return tls;
-  const certificateOf = new Map(tls.hosts.map((entry) => [entry.host, entry.certificate]));
+function tlsHostsWithAliases(hosts: readonly TlsHostSpec[], aliases: ReadonlyMap<string, readonly string[]>): readonly TlsHostSpec[] {
+  if (aliases.size === 0) return hosts;
+  const certificateOf = new Map(hosts.map((entry) => [entry.host, entry.certificate]));
   const added = [...aliases].flatMap(([host, names]) => {
     const certificate = certificateOf.get(host);
     return certificate === undefined ? [] : names.filter((alias) => !certificateOf.has(alias)).map((alias) => ({ host: alias, certificate }));
   });
-  return added.length === 0 ? tls : { ...tls, hosts: [...tls.hosts, ...added].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)) };
+  return added.length === 0 ? hosts : [...hosts, ...added].sort((a, b) => compareText(a.host, b.host));
 }
 
-/** Step 9: the sorted, serializable result. */
-function output(context: Context, served: readonly Ingress[], ignored: readonly ObjectRef[]): RouteComputation {
+/** One partition's share of the result, each list sorted as the whole result is. */
+export interface Partition {
+  readonly virtualHosts: readonly VirtualHostSpec[];
+  readonly upstreams: readonly UpstreamSpec[];
+  readonly warnings: readonly RouteWarning[];
+  readonly served: readonly ObjectRef[];
+  readonly ignored: readonly ObjectRef[];
+  /** The oldest spec.defaultBackend among the partition's Ingresses, for unknown hosts. */
+  readonly defaultBackend: FallbackSpec | null;
+  readonly hostRedirects: readonly HostRedirectSpec[];
+  readonly passthrough: readonly PassthroughSpec[];
+  readonly tlsHosts: readonly TlsHostSpec[];
+  readonly certificates: readonly CertificateSpec[];
+  readonly certificatesChangeAt: number | null;
+  readonly tlsFallbacks: readonly TlsFallback[];
+}
+
+/**
+ * The keys that link an Ingress to every other Ingress it can affect: a host of its rules, of its
+ * spec.tls or of its server-alias (two Ingresses naming one host share its routes, certificate,
+ * redirect or alias); the host's www pair (from-to-www-redirect yields to a served host); and
+ * spec.defaultBackend (the oldest one takes unknown hosts). Ingresses that share no key can be
+ * computed apart. Whether a host is served over TLS is asked of every partition's spec.tls
+ * (SharedInputs.isTlsHost), so a wildcard certificate links nothing.
+ */
+export function linkKeysOf(ingress: Ingress, annotations: IngressAnnotations): string[] {
+  const keys = new Set<string>();
+  for (const rule of ingress.spec.rules ?? []) {
+    const host = checkHost(rule.host);
+    if (!host.ok) continue;
+    keys.add(`host:${host.value}`);
+    if (host.value !== '' && !host.value.startsWith('*.')) keys.add(`www:${host.value.startsWith('www.') ? host.value.slice(4) : host.value}`);
+  }
+  for (const host of tlsHostsOf(ingress)) keys.add(`host:${host}`);
+  for (const alias of annotations.serverAlias.aliases) keys.add(`host:${alias}`);
+  if (ingress.spec.defaultBackend) keys.add('defaultBackend');
+  return [...keys];
+}
+
+/** The routes of these Ingresses (all of a linked set: see linkKeysOf), given what is shared. */
+export function computePartition(snapshot: Snapshot, ingresses: Iterable<Ingress>, shared: SharedInputs): Partition {
+  const warnings: RouteWarning[] = [];
+  const { served, ignored } = partitionByOwnership(ingresses, shared, warnings);
+  const tls = readTls(snapshot, shared, served, warnings);
+  const context: Context = { snapshot, shared, options: shared.options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings: shared.settings, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [], passthrough: [] };
+  for (const ingress of served) translateIngress(context, ingress, shared.annotationCache);
+  attachCanaries(context);
+  applyRegexMode(context);
   const aliases = aliasesByHost(context);
-  const hosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
-    .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
+  const virtualHosts: VirtualHostSpec[] = [...context.virtualHosts.values()]
+    .sort((a, b) => compareText(a.host, b.host))
     .map((draft) => ({ host: draft.host, ...(aliases.has(draft.host) ? { aliases: (aliases.get(draft.host) as string[]).sort() } : {}), routes: draft.routes.sort(routeOrder), fallback: draft.fallback }));
   const redirects = hostRedirects(context);
   const passthrough = passthroughHosts(context);
-  const streamSpecs = streams(context);
-  const { settings } = context;
+  return {
+    virtualHosts,
+    upstreams: [...context.upstreams.values()],
+    warnings,
+    served: served.map(refOf),
+    ignored,
+    defaultBackend: context.defaultBackend,
+    hostRedirects: redirects,
+    passthrough,
+    tlsHosts: tlsHostsWithAliases(tls.spec.hosts, aliases),
+    certificates: tls.spec.certificates,
+    certificatesChangeAt: tls.certificatesChangeAt,
+    tlsFallbacks: tls.fallbacks,
+  };
+}
+
+/** What the shared objects add to the result, apart from any Ingress. */
+export interface SharedPart {
+  readonly settings: ControllerSettings;
+  /** About the controller ConfigMap, the default certificate and the TCP/UDP services ConfigMaps. */
+  readonly warnings: readonly RouteWarning[];
+  readonly defaultCertificate: CertificateSpec | null;
+  readonly certificatesChangeAt: number | null;
+  readonly streams: readonly StreamSpec[];
+  /** The streams' upstreams. */
+  readonly upstreams: readonly UpstreamSpec[];
+  /** --default-backend-service, for unknown hosts when no Ingress's spec.defaultBackend takes them. */
+  readonly controllerFallback: { readonly fallback: FallbackSpec; readonly upstream: UpstreamSpec; readonly warnings: readonly RouteWarning[] } | null;
+}
+
+/** The IngressClasses that are ours and the controller ConfigMap's settings (with a warning per bad key). */
+export function readSharedSettings(snapshot: Snapshot, options: RouteOptions): { classes: ClassIndex; settings: ControllerSettings; warnings: RouteWarning[] } {
+  const configMap = options.configMap ? snapshot.configMaps.get(describeRef(options.configMap)) : undefined;
+  const { settings, problems } = controllerSettings(configMap);
+  const warnings: RouteWarning[] = problems.map((problem) => ({ kind: 'ConfigMap', namespace: options.configMap?.namespace, name: options.configMap?.name ?? '', reason: 'InvalidConfigMap', message: problem }));
+  return { classes: indexClasses(snapshot.ingressClasses, options.controllerClass), settings, warnings };
+}
+
+/** The TCP and UDP services ConfigMaps; a problem is a warning on the ConfigMap. */
+function streams(snapshot: Snapshot, options: RouteOptions, warnings: RouteWarning[]): { streams: StreamSpec[]; upstreams: UpstreamSpec[] } {
+  const reservedPorts = new Set(options.reservedPorts ?? []);
+  const all: StreamSpec[] = [];
+  const upstreams: UpstreamSpec[] = [];
+  for (const [protocol, ref] of [['TCP', options.tcpServicesConfigMap], ['UDP', options.udpServicesConfigMap]] as const) {
+    if (!ref) continue;
+    const result = streamServices(snapshot, { protocol, configMap: ref, reservedPorts });
+    upstreams.push(...result.upstreams);
+    for (const problem of result.problems) warnings.push({ kind: 'ConfigMap', namespace: ref.namespace, name: ref.name, reason: 'InvalidConfigMap', message: problem });
+    all.push(...result.streams);
+  }
+  return { streams: all, upstreams };
+}
+
+/** --default-backend-service, on the Service's first port as ingress-nginx takes it. */
+function controllerFallback(snapshot: Snapshot, options: RouteOptions): SharedPart['controllerFallback'] {
+  if (!options.defaultBackendService) return null;
+  const { namespace, name } = options.defaultBackendService;
+  const port = firstPortOf(snapshot, namespace, name);
+  const resolved = resolveServiceBackend(snapshot, namespace, name, port ?? { number: 0 });
+  const problem = resolved.problem || !port
+    ? [{ kind: 'Service', namespace, name, reason: resolved.problem?.reason ?? 'ServicePortNotFound', message: `--default-backend-service: ${resolved.problem?.message ?? `Service ${namespace}/${name} has no ports`}` } satisfies RouteWarning]
+    : [];
+  return { fallback: { upstream: resolved.upstream.id, ingress: null }, upstream: resolved.upstream, warnings: problem };
+}
+
+/** The shared part: settings (read by readSharedSettings), the default certificate, the controller's default backend, the streams. */
+export function computeSharedPart(snapshot: Snapshot, options: RouteOptions, settings: { settings: ControllerSettings; warnings: readonly RouteWarning[] }, certificateCache: CertificateCache): SharedPart {
+  const warnings: RouteWarning[] = [...settings.warnings];
+  const { defaultSslCertificate = null } = options;
+  const defaultCertificate = resolveDefaultCertificate(snapshot, defaultSslCertificate, options.now, certificateCache);
+  if (defaultCertificate.problem) warnings.push({ kind: 'Secret', namespace: defaultSslCertificate?.namespace ?? '', name: defaultSslCertificate?.name ?? '', ...defaultCertificate.problem });
+  const streamsPart = streams(snapshot, options, warnings);
+  return {
+    settings: settings.settings,
+    warnings,
+    defaultCertificate: defaultCertificate.certificate,
+    certificatesChangeAt: defaultCertificate.changesAt,
+    streams: streamsPart.streams,
+    upstreams: streamsPart.upstreams,
+    controllerFallback: controllerFallback(snapshot, options),
+  };
+}
+
+/** The parts of a result that come from partitions, each list already sorted and whole. */
+export interface PartitionLists {
+  readonly virtualHosts: readonly VirtualHostSpec[];
+  readonly upstreams: readonly UpstreamSpec[];
+  readonly warnings: readonly RouteWarning[];
+  readonly statuses: readonly IngressStatus[];
+  readonly ignored: readonly ObjectRef[];
+  readonly defaultBackend: FallbackSpec | null;
+  readonly hostRedirects: readonly HostRedirectSpec[];
+  readonly passthrough: readonly PassthroughSpec[];
+  readonly tlsHosts: readonly TlsHostSpec[];
+  readonly certificates: readonly CertificateSpec[];
+  readonly certificatesChangeAt: number | null;
+  readonly tlsFallbacks: readonly TlsFallback[];
+}
+
+/** Sorted lists of one or more partitions, as assemble takes them. */
+export function joinPartitions(partitions: readonly Partition[]): PartitionLists {
+  if (partitions.length === 1) {
+    const only = partitions[0] as Partition;
+    return { ...only, upstreams: [...only.upstreams].sort((a, b) => compareText(a.id, b.id)), statuses: [...only.served].sort(compareRefs).map((ingress) => ({ ingress })), ignored: [...only.ignored].sort(compareRefs), warnings: [...only.warnings].sort(compareWarnings), tlsFallbacks: [...only.tlsFallbacks].sort((a, b) => compareRefs(a.ingress, b.ingress)) };
+  }
+  const upstreams = new Map<string, UpstreamSpec>();
+  const certificates = new Map<string, CertificateSpec>();
+  for (const partition of partitions) {
+    for (const upstream of partition.upstreams) upstreams.set(upstream.id, upstream);
+    for (const certificate of partition.certificates) certificates.set(certificate.id, preferredCertificate(certificates.get(certificate.id), certificate));
+  }
+  const all = <T>(pick: (partition: Partition) => readonly T[]): T[] => partitions.flatMap(pick);
+  return {
+    virtualHosts: all((p) => p.virtualHosts).sort((a, b) => compareText(a.host, b.host)),
+    upstreams: [...upstreams.values()].sort((a, b) => compareText(a.id, b.id)),
+    warnings: all((p) => p.warnings).sort(compareWarnings),
+    statuses: all((p) => p.served).sort(compareRefs).map((ingress) => ({ ingress })),
+    ignored: all((p) => p.ignored).sort(compareRefs),
+    defaultBackend: partitions.find((p) => p.defaultBackend !== null)?.defaultBackend ?? null,
+    hostRedirects: all((p) => p.hostRedirects).sort((a, b) => compareText(a.from, b.from)),
+    passthrough: all((p) => p.passthrough).sort((a, b) => compareText(a.host, b.host)),
+    tlsHosts: all((p) => p.tlsHosts).sort((a, b) => compareText(a.host, b.host)),
+    certificates: [...certificates.values()].sort((a, b) => compareText(a.id, b.id)),
+    certificatesChangeAt: partitions.reduce<number | null>((at, p) => earlier(at, p.certificatesChangeAt), null),
+    tlsFallbacks: all((p) => p.tlsFallbacks).sort((a, b) => compareRefs(a.ingress, b.ingress)),
+  };
+}
+
+/** The whole result from the shared part and the partitions' lists. */
+export function assemble(shared: SharedPart, lists: PartitionLists): RouteComputation {
+  const { settings } = shared;
+  // --default-backend-service takes unknown hosts only when no Ingress's spec.defaultBackend does.
+  const controller = lists.defaultBackend === null ? shared.controllerFallback : null;
+  const sharedUpstreams = [...shared.upstreams, ...(controller ? [controller.upstream] : [])];
+  const sharedWarnings = [...shared.warnings, ...(controller?.warnings ?? [])];
+  const certificates = shared.defaultCertificate ? withSorted(lists.certificates, [preferredCertificate(lists.certificates.find((c) => c.id === shared.defaultCertificate?.id), shared.defaultCertificate)], (c) => c.id) : lists.certificates;
   return {
     table: {
-      virtualHosts: hosts,
-      defaultBackend: context.defaultBackend,
-      upstreams: [...context.upstreams.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      tls: tlsWithAliases(context.tls.spec, aliases),
-      https: context.settings.https,
+      virtualHosts: lists.virtualHosts,
+      defaultBackend: lists.defaultBackend ?? controller?.fallback ?? null,
+      upstreams: withSorted(lists.upstreams, sharedUpstreams, (upstream) => upstream.id),
+      tls: { certificates, hosts: lists.tlsHosts, defaultCertificate: shared.defaultCertificate?.id ?? null },
+      https: settings.https,
       ...(settings.underscoresInHeaders ? { underscoresInHeaders: true } : {}),
       ...(settings.useForwardedHeaders ? { useForwardedHeaders: true } : {}),
       ...(settings.bodySizeLimit !== DEFAULT_BODY_SIZE_LIMIT ? { bodySizeLimit: settings.bodySizeLimit } : {}),
-      ...(redirects.length > 0 ? { hostRedirects: redirects } : {}),
+      ...(lists.hostRedirects.length > 0 ? { hostRedirects: lists.hostRedirects } : {}),
       ...(Object.keys(settings.timeouts).length > 0 ? { timeouts: settings.timeouts } : {}),
       ...(isDefaultNextUpstream(settings.nextUpstream) ? {} : { nextUpstream: settings.nextUpstream }),
       ...(settings.realIpFrom ? { realIpFrom: settings.realIpFrom } : {}),
-      ...(streamSpecs.length > 0 ? { streams: streamSpecs, ...(settings.streamTimeoutMs !== DEFAULT_STREAM_TIMEOUT_MS ? { streamTimeoutMs: settings.streamTimeoutMs } : {}) } : {}),
-      ...(passthrough.length > 0 ? { passthrough } : {}),
+      ...(shared.streams.length > 0 ? { streams: shared.streams, ...(settings.streamTimeoutMs !== DEFAULT_STREAM_TIMEOUT_MS ? { streamTimeoutMs: settings.streamTimeoutMs } : {}) } : {}),
+      ...(lists.passthrough.length > 0 ? { passthrough: lists.passthrough } : {}),
     },
-    statuses: served.map((ingress) => ({ ingress: refOf(ingress) })),
-    ignored,
-    warnings: context.warnings,
-    certificatesChangeAt: context.tls.certificatesChangeAt,
-    tlsFallbacks: context.tls.fallbacks,
+    statuses: lists.statuses,
+    ignored: lists.ignored,
+    warnings: sharedWarnings.length === 0 ? lists.warnings : [...sharedWarnings, ...lists.warnings].sort(compareWarnings),
+    certificatesChangeAt: earlier(lists.certificatesChangeAt, shared.certificatesChangeAt),
+    tlsFallbacks: lists.tlsFallbacks,
   };
 }
 
 export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteComputation {
-  const warnings: RouteWarning[] = [];
-  const { served, ignored } = partitionByOwnership(snapshot, options, warnings);
-  const settings = readSettings(snapshot, options, warnings);
-  const tls = readTls(snapshot, options, served, warnings);
-  const context: Context = { snapshot, options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings, tls, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [], passthrough: [] };
+  const read = readSharedSettings(snapshot, options);
+  const certificateCache = options.certificateCache ?? new CertificateCache();
   const annotationCache = options.annotationCache ?? new AnnotationCache();
-  for (const ingress of served) translateIngress(context, ingress, annotationCache);
-  attachCanaries(context);
-  controllerDefaultBackend(context);
-  applyRegexMode(context);
-  return output(context, served, ignored);
+  const shared: SharedInputs = { options, classes: read.classes, settings: read.settings, isTlsHost: () => false, annotationCache, certificateCache };
+  const served = snapshot.ingresses.filter((ingress) => ownership(ingress, read.classes, options).ours);
+  const tlsHosts = new Set(served.flatMap(tlsHostsOf));
+  const partition = computePartition(snapshot, snapshot.ingresses, { ...shared, isTlsHost: (name) => tlsHosts.has(name) });
+  return assemble(computeSharedPart(snapshot, options, read, certificateCache), joinPartitions([partition]));
 }

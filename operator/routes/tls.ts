@@ -31,15 +31,24 @@ interface ParsedCertificate {
 type Inspection = ParsedCertificate | { readonly ok: false; readonly problem: string };
 
 /**
- * Parsed certificates by the Secret bytes they came from. Held by the caller (the Runtime), not
- * by this module, and swept once per computation so it only keeps what the last one used.
+ * Parsed certificates by the Secret bytes they came from, held by the caller (the Runtime) so an
+ * unchanged Secret isn't parsed again. An entry lives while some Secret holds its bytes: a Secret
+ * that is rotated lets go of its old bytes, and one that is deleted is forgotten by the caller.
  */
 export class CertificateCache {
   readonly #entries = new Map<string, Inspection>();
-  readonly #used = new Set<string>();
+  /** The bytes each Secret (`namespace/name`) had when last looked up... */
+  readonly #bytesOf = new Map<string, string>();
+  /** ...and how many Secrets hold each entry's bytes. */
+  readonly #holders = new Map<string, number>();
 
-  lookup(bytes: string, inspect: () => Inspection): Inspection {
-    this.#used.add(bytes);
+  lookup(secret: string, bytes: string, inspect: () => Inspection): Inspection {
+    const before = this.#bytesOf.get(secret);
+    if (before !== bytes) {
+      this.#holders.set(bytes, (this.#holders.get(bytes) ?? 0) + 1);
+      this.#bytesOf.set(secret, bytes);
+      if (before !== undefined) this.#release(before);
+    }
     let entry = this.#entries.get(bytes);
     if (!entry) {
       entry = inspect();
@@ -48,9 +57,22 @@ export class CertificateCache {
     return entry;
   }
 
-  sweep(): void {
-    for (const key of this.#entries.keys()) if (!this.#used.has(key)) this.#entries.delete(key);
-    this.#used.clear();
+  /** The Secret is gone: its entry is dropped unless another Secret holds the same bytes. */
+  forget(secret: string): void {
+    const bytes = this.#bytesOf.get(secret);
+    if (bytes === undefined) return;
+    this.#bytesOf.delete(secret);
+    this.#release(bytes);
+  }
+
+  #release(bytes: string): void {
+    const holders = (this.#holders.get(bytes) ?? 1) - 1;
+    if (holders > 0) {
+      this.#holders.set(bytes, holders);
+      return;
+    }
+    this.#holders.delete(bytes);
+    this.#entries.delete(bytes);
   }
 
   get size(): number {
@@ -123,7 +145,7 @@ export function certificateFromSecret(snapshot: Snapshot, ref: ObjectRef, now: n
   if (!certificatePem || !keyPem) {
     return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name} has no ${!certificatePem ? CERTIFICATE_KEY : PRIVATE_KEY_KEY}` };
   }
-  const inspection = cache.lookup(`${certificatePem}\n${keyPem}`, () => inspectPem(certificatePem, keyPem));
+  const inspection = cache.lookup(name, `${certificatePem}\n${keyPem}`, () => inspectPem(certificatePem, keyPem));
   if (!inspection.ok) return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: ${inspection.problem}` };
   if (now !== undefined && inspection.notAfterMs < now) {
     return { ok: false, reason: 'TlsSecretInvalid', problem: `Secret ${name}: the certificate expired on ${inspection.spec.notAfter}` };
@@ -142,22 +164,20 @@ function certificateCovers(certificate: X509Certificate, host: string): boolean 
 }
 
 export interface ResolvedTls {
-  readonly spec: TlsSpec;
+  /** The partition's TLS hosts and their certificates (the default certificate is the caller's). */
+  readonly spec: Omit<TlsSpec, 'defaultCertificate'>;
   /** The next instant a certificate looked at here expires or becomes valid; null when none will. */
   readonly certificatesChangeAt: number | null;
   /** TLS hosts served the default certificate because the one their Ingress names can't be used. */
   readonly fallbacks: readonly TlsFallback[];
-  /** True when a served Ingress lists this host (or a wildcard covering it) under spec.tls. */
-  hasTls(host: string): boolean;
 }
 
-type Warn = (ingress: ObjectRef | null, reason: WarningReason, message: string) => void;
+type Warn = (ingress: ObjectRef, reason: WarningReason, message: string) => void;
 
 export interface TlsInputs {
   readonly snapshot: Snapshot;
   /** Served Ingresses, oldest first: the oldest claim on a TLS host wins. */
   readonly served: readonly Ingress[];
-  readonly defaultSslCertificate: ObjectRef | null;
   readonly now: number | undefined;
   readonly cache: CertificateCache;
   readonly warn: Warn;
@@ -167,25 +187,60 @@ export interface TlsInputs {
 interface TlsDraft {
   readonly certificates: Map<string, CertificateSpec>;
   readonly hosts: Map<string, TlsHostSpec & { readonly ingress: ObjectRef }>;
-  readonly tlsHosts: Set<string>;
   readonly fallbacks: TlsFallback[];
 }
 
 type TlsEntry = NonNullable<Ingress['spec']['tls']>[number];
 
-/** The valid hosts a spec.tls entry lists (an entry without hosts covers the Ingress's rule hosts), each marked as served over TLS. */
-function entryHosts(entry: TlsEntry, ruleHosts: readonly string[], where: string, ref: ObjectRef, warn: Warn, draft: TlsDraft): string[] {
+/** The raw hosts a spec.tls entry lists: its own, or, when it lists none, the Ingress's rule hosts. */
+function entryNames(ingress: Ingress, entry: TlsEntry): readonly string[] {
+  if (entry.hosts && entry.hosts.length > 0) return entry.hosts;
+  return (ingress.spec.rules ?? []).map((rule) => rule.host).filter((host): host is string => !!host);
+}
+
+/**
+ * The hosts a served Ingress asks to be served over TLS (valid, non-empty, as spec.tls lists
+ * them): ssl-redirect redirects a host when any served Ingress lists it or a wildcard covering it.
+ */
+export function tlsHostsOf(ingress: Ingress): string[] {
+  const hosts: string[] = [];
+  for (const entry of ingress.spec.tls ?? []) {
+    for (const raw of entryNames(ingress, entry)) {
+      const host = checkHost(raw);
+      if (host.ok && host.value !== '') hosts.push(host.value);
+    }
+  }
+  return hosts;
+}
+
+/** True when `host` is served over TLS: it, or a wildcard one label above it, is a TLS host. */
+export function hasTls(isTlsHost: (name: string) => boolean, host: string): boolean {
+  if (host === '') return false;
+  if (isTlsHost(host)) return true;
+  const dot = host.indexOf('.');
+  return dot > 0 && !host.startsWith('*.') && isTlsHost(`*${host.slice(dot)}`);
+}
+
+/** The valid hosts a spec.tls entry lists (an entry without hosts covers the Ingress's rule hosts). */
+function entryHosts(ingress: Ingress, entry: TlsEntry, where: string, ref: ObjectRef, warn: Warn): string[] {
   const listed: string[] = [];
-  for (const raw of entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts) {
+  for (const raw of entryNames(ingress, entry)) {
     const host = checkHost(raw);
     if (!host.ok || host.value === '') {
       warn(ref, 'InvalidHost', `${where}: ${host.ok ? 'an empty host' : host.error}; ignored`);
       continue;
     }
     listed.push(host.value);
-    draft.tlsHosts.add(host.value);
   }
   return listed;
+}
+
+/**
+ * Of two specs of one certificate (equal material in two Secrets), the one named by the Secret
+ * that sorts first: whichever Ingresses are computed together, the same one is kept.
+ */
+export function preferredCertificate(a: CertificateSpec | undefined, b: CertificateSpec): CertificateSpec {
+  return a !== undefined && a.secret <= b.secret ? a : b;
 }
 
 /** Gives each listed host this certificate, unless an older Ingress gave it one or the certificate doesn't cover it. */
@@ -203,30 +258,31 @@ function assignCertificate(found: Extract<CertificateLookup, { ok: true }>, list
       draft.fallbacks.push({ ingress: ref, host });
       continue;
     }
-    draft.certificates.set(found.spec.id, found.spec);
+    draft.certificates.set(found.spec.id, preferredCertificate(draft.certificates.get(found.spec.id), found.spec));
     draft.hosts.set(host, { host, certificate: found.spec.id, ingress: ref });
   }
 }
 
-export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache, warn }: TlsInputs): ResolvedTls {
-  const draft: TlsDraft = { certificates: new Map(), hosts: new Map(), tlsHosts: new Set(), fallbacks: [] };
-  const { certificates, hosts, tlsHosts, fallbacks } = draft;
+/** The earlier of two instants, null meaning never. */
+export function earlier(a: number | null, b: number | null | undefined): number | null {
+  if (b === null || b === undefined) return a;
+  return a === null || b < a ? b : a;
+}
+
+export function resolveTls({ snapshot, served, now, cache, warn }: TlsInputs): ResolvedTls {
+  const draft: TlsDraft = { certificates: new Map(), hosts: new Map(), fallbacks: [] };
+  const { certificates, hosts, fallbacks } = draft;
   let certificatesChangeAt: number | null = null;
-  const lookUp = (ref: ObjectRef): CertificateLookup => {
-    const found = certificateFromSecret(snapshot, ref, now, cache);
-    if (found.changesAt !== undefined && (certificatesChangeAt === null || found.changesAt < certificatesChangeAt)) certificatesChangeAt = found.changesAt;
-    return found;
-  };
 
   for (const ingress of served) {
     const ref: ObjectRef = { namespace: ingress.metadata.namespace ?? '', name: ingress.metadata.name };
-    const ruleHosts = (ingress.spec.rules ?? []).map((rule) => rule.host).filter((host): host is string => !!host);
     (ingress.spec.tls ?? []).forEach((entry, index) => {
       const where = `spec.tls[${index}]`;
-      const listed = entryHosts(entry, ruleHosts, where, ref, warn, draft);
+      const listed = entryHosts(ingress, entry, where, ref, warn);
       // No secretName: these hosts are served over TLS with the default certificate, as in ingress-nginx.
       if (!entry.secretName || listed.length === 0) return;
-      const found = lookUp({ namespace: ref.namespace, name: entry.secretName });
+      const found = certificateFromSecret(snapshot, { namespace: ref.namespace, name: entry.secretName }, now, cache);
+      certificatesChangeAt = earlier(certificatesChangeAt, found.changesAt);
       if (!found.ok) {
         warn(ref, found.reason, `${where}: ${found.problem}; ${listed.join(', ')} ${listed.length === 1 ? 'gets' : 'get'} the default certificate`);
         for (const host of listed) fallbacks.push({ ingress: ref, host });
@@ -235,18 +291,6 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
       assignCertificate(found, listed, where, ref, warn, draft);
     });
   }
-
-  let defaultCertificate: string | null = null;
-  if (defaultSslCertificate) {
-    const found = lookUp(defaultSslCertificate);
-    if (found.ok) {
-      certificates.set(found.spec.id, found.spec);
-      defaultCertificate = found.spec.id;
-    } else {
-      warn(null, found.reason, `--default-ssl-certificate: ${found.problem}; the built-in fake certificate is served instead`);
-    }
-  }
-  cache.sweep();
 
   const byName = (a: { host: string } | { id: string }, b: typeof a): number => {
     const ka = 'host' in a ? a.host : a.id;
@@ -257,16 +301,18 @@ export function resolveTls({ snapshot, served, defaultSslCertificate, now, cache
     spec: {
       certificates: [...certificates.values()].sort(byName),
       hosts: [...hosts.values()].map(({ host, certificate }) => ({ host, certificate })).sort(byName),
-      defaultCertificate,
     },
     certificatesChangeAt: now === undefined ? null : certificatesChangeAt,
     // A host another Ingress gave a usable certificate is not falling back.
     fallbacks: fallbacks.filter((fallback) => !hosts.has(fallback.host)),
-    hasTls(host: string): boolean {
-      if (host === '') return false;
-      if (tlsHosts.has(host)) return true;
-      const dot = host.indexOf('.');
-      return dot > 0 && !host.startsWith('*.') && tlsHosts.has(`*${host.slice(dot)}`);
-    },
   };
+}
+
+/** --default-ssl-certificate: its certificate, or the warning that says why the fake one is served. */
+export function resolveDefaultCertificate(snapshot: Snapshot, ref: ObjectRef | null, now: number | undefined, cache: CertificateCache): { certificate: CertificateSpec | null; problem: { reason: WarningReason; message: string } | null; changesAt: number | null } {
+  if (!ref) return { certificate: null, problem: null, changesAt: null };
+  const found = certificateFromSecret(snapshot, ref, now, cache);
+  const changesAt = now === undefined ? null : (found.changesAt ?? null);
+  if (found.ok) return { certificate: found.spec, problem: null, changesAt };
+  return { certificate: null, problem: { reason: found.reason, message: `--default-ssl-certificate: ${found.problem}; the built-in fake certificate is served instead` }, changesAt };
 }
