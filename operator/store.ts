@@ -1,23 +1,62 @@
 // The store: typed maps of the objects a source has seen, keyed by namespace/name. Sources write
-// to it; everything downstream reads a frozen Snapshot of it, never the live maps.
+// to it; everything downstream reads a frozen Snapshot of it, never the live maps. A snapshot
+// shares the store's maps until the store next writes to one (copy on write), and it says what
+// changed since the snapshot before it, so a change costs work in proportion to what it touched.
 import { KINDS, objectKey, type Kind, type KubeObject, type ObjectOf } from './model.ts';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+/** Keys that changed between two snapshots, by kind; EndpointSlices by the `namespace/service` they belong to. */
+export type ChangedKeys = { readonly [K in Kind]: ReadonlySet<string> };
+
+export interface SnapshotChanges {
+  /** The `revision` of the snapshot these changes are relative to. */
+  readonly since: symbol;
+  readonly keys: ChangedKeys;
+}
+
 export interface Snapshot {
+  /** Tells this snapshot apart from every other (a token, so snapshots don't keep each other alive). */
+  readonly revision: symbol;
+  /** Every Ingress (built on first use: most changes don't need the whole list). */
   readonly ingresses: readonly ObjectOf<'Ingress'>[];
+  readonly ingressesByKey: ReadonlyMap<string, ObjectOf<'Ingress'>>;
   readonly ingressClasses: readonly ObjectOf<'IngressClass'>[];
   readonly services: ReadonlyMap<string, ObjectOf<'Service'>>;
   /** EndpointSlices grouped by the `namespace/service` their service-name label names. */
   readonly endpointSlicesByService: ReadonlyMap<string, readonly ObjectOf<'EndpointSlice'>[]>;
   readonly secrets: ReadonlyMap<string, ObjectOf<'Secret'>>;
   readonly configMaps: ReadonlyMap<string, ObjectOf<'ConfigMap'>>;
+  /** What changed since the previous snapshot of the same store; absent for the first. */
+  readonly changes?: SnapshotChanges;
 }
 
 type Maps = { [K in Kind]: Map<string, ObjectOf<K>> };
+type Slice = ObjectOf<'EndpointSlice'>;
+
+function serviceKeyOf(slice: Slice): string | null {
+  const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  return service ? `${slice.metadata.namespace}/${service}` : null;
+}
+
+/** The same object, or the same version of it (a relist brings equal objects anew). */
+function isSame(before: KubeObject | undefined, after: KubeObject): boolean {
+  if (before === after) return true;
+  const version = after.metadata.resourceVersion;
+  return before !== undefined && version !== undefined && before.metadata.resourceVersion === version;
+}
+
+function emptyChanges(): { [K in Kind]: Set<string> } {
+  return Object.fromEntries(KINDS.map((kind) => [kind, new Set<string>()])) as unknown as { [K in Kind]: Set<string> };
+}
 
 export class Store {
   readonly #maps: Maps = Object.fromEntries(KINDS.map((kind) => [kind, new Map()])) as unknown as Maps;
+  #slicesByService = new Map<string, readonly Slice[]>();
+  /** Maps the last snapshot holds: written to, they are copied first, so the snapshot never changes. */
+  readonly #shared = new Set<Kind | 'slicesByService'>();
+  #changes = emptyChanges();
+  #lastRevision: symbol | null = null;
 
   static fromObjects(objects: Iterable<KubeObject>): Store {
     const store = new Store();
@@ -25,12 +64,26 @@ export class Store {
     return store;
   }
 
+  #writable<K extends Kind>(kind: K): Map<string, ObjectOf<K>> {
+    if (this.#shared.delete(kind)) this.#maps[kind] = new Map(this.#maps[kind]) as Maps[K];
+    return this.#maps[kind];
+  }
+
   set(object: KubeObject): void {
-    (this.#maps[object.kind] as Map<string, KubeObject>).set(objectKey(object.metadata), object);
+    const key = objectKey(object.metadata);
+    const map = this.#writable(object.kind) as Map<string, KubeObject>;
+    if (object.kind === 'EndpointSlice') this.#moveSlice(map.get(key) as Slice | undefined, object);
+    map.set(key, object);
+    if (object.kind !== 'EndpointSlice') this.#changes[object.kind].add(key);
   }
 
   delete(kind: Kind, key: string): void {
-    this.#maps[kind].delete(key);
+    const map = this.#writable(kind) as Map<string, KubeObject>;
+    const previous = map.get(key);
+    if (previous === undefined) return;
+    if (kind === 'EndpointSlice') this.#moveSlice(previous as Slice, undefined);
+    map.delete(key);
+    if (kind !== 'EndpointSlice') this.#changes[kind].add(key);
   }
 
   get<K extends Kind>(kind: K, key: string): ObjectOf<K> | undefined {
@@ -39,30 +92,65 @@ export class Store {
 
   /** Replaces every object of one kind (or only those `owns` picks, for a watch that sees part of it), as a relist does. */
   replaceKind<K extends Kind>(kind: K, objects: Iterable<ObjectOf<K>>, owns?: (object: ObjectOf<K>) => boolean): void {
-    const map = this.#maps[kind] as Map<string, ObjectOf<K>>;
-    if (owns === undefined) map.clear();
-    else for (const [key, object] of map) if (owns(object)) map.delete(key);
-    for (const object of objects) map.set(objectKey(object.metadata), object);
+    const fresh = new Map<string, ObjectOf<K>>();
+    for (const object of objects) fresh.set(objectKey(object.metadata), object);
+    for (const [key, object] of this.#maps[kind]) {
+      if (!fresh.has(key) && (owns === undefined || owns(object))) this.delete(kind, key);
+    }
+    for (const [key, object] of fresh) if (!isSame(this.#maps[kind].get(key), object)) this.set(object as KubeObject);
   }
 
-  /** A frozen view of the store now. The objects are shared, so nothing may mutate them. */
-  snapshot(): Snapshot {
-    const slicesByService = new Map<string, ObjectOf<'EndpointSlice'>[]>();
-    for (const slice of this.#maps.EndpointSlice.values()) {
-      const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-      if (!service) continue;
-      const key = `${slice.metadata.namespace}/${service}`;
-      const list = slicesByService.get(key);
-      if (list) list.push(slice);
-      else slicesByService.set(key, [slice]);
+  /** Makes the store hold exactly these objects, writing only those that changed (as a whole directory of manifests read again). */
+  replaceAll(objects: Iterable<KubeObject>): void {
+    const byKind = new Map<Kind, KubeObject[]>(KINDS.map((kind) => [kind, []]));
+    for (const object of objects) byKind.get(object.kind)?.push(object);
+    for (const [kind, ofKind] of byKind) this.replaceKind(kind, ofKind as ObjectOf<typeof kind>[]);
+  }
+
+  /** Keeps the by-Service index of EndpointSlices in step, and notes both Services a relabelled slice touches. */
+  #moveSlice(before: Slice | undefined, after: Slice | undefined): void {
+    if (this.#shared.delete('slicesByService')) this.#slicesByService = new Map(this.#slicesByService);
+    const from = before ? serviceKeyOf(before) : null;
+    const to = after ? serviceKeyOf(after) : null;
+    if (from !== null) {
+      const rest = (this.#slicesByService.get(from) ?? []).filter((slice) => slice !== before);
+      if (rest.length > 0) this.#slicesByService.set(from, rest);
+      else this.#slicesByService.delete(from);
+      this.#changes.EndpointSlice.add(from);
     }
-    return Object.freeze({
-      ingresses: Object.freeze([...this.#maps.Ingress.values()]),
+    if (to !== null && after) {
+      this.#slicesByService.set(to, [...(this.#slicesByService.get(to) ?? []).filter((slice) => slice !== before), after]);
+      this.#changes.EndpointSlice.add(to);
+    }
+  }
+
+  /**
+   * A frozen view of the store now, with what changed since the previous one. The objects and
+   * maps are shared, so nothing may mutate them.
+   */
+  snapshot(): Snapshot {
+    for (const kind of KINDS) this.#shared.add(kind);
+    this.#shared.add('slicesByService');
+    const ingressesByKey = this.#maps.Ingress;
+    let ingresses: readonly ObjectOf<'Ingress'>[] | null = null;
+    const changes: ChangedKeys = { ...this.#changes };
+    const revision = Symbol('snapshot');
+    const snapshot: Snapshot = Object.freeze({
+      revision,
+      get ingresses() {
+        ingresses ??= Object.freeze([...ingressesByKey.values()]);
+        return ingresses;
+      },
+      ingressesByKey,
       ingressClasses: Object.freeze([...this.#maps.IngressClass.values()]),
-      services: new Map(this.#maps.Service),
-      endpointSlicesByService: slicesByService,
-      secrets: new Map(this.#maps.Secret),
-      configMaps: new Map(this.#maps.ConfigMap),
+      services: this.#maps.Service,
+      endpointSlicesByService: this.#slicesByService,
+      secrets: this.#maps.Secret,
+      configMaps: this.#maps.ConfigMap,
+      ...(this.#lastRevision ? { changes: { since: this.#lastRevision, keys: changes } } : {}),
     });
+    this.#changes = emptyChanges();
+    this.#lastRevision = revision;
+    return snapshot;
   }
 }
