@@ -1,7 +1,10 @@
 // Control-plane benchmark: how long computeRoutes takes, and how much memory its result holds,
-// for N Ingresses of one host and three paths each (each path its own Service with 3 endpoints).
+// for N Ingresses of one host and three paths each (each path its own Service with 3 endpoints);
+// then what one change costs the incremental computation Pier runs (operator/routes/incremental.ts):
+// the store's snapshot and the update, for one Ingress's path changed and one EndpointSlice moved.
 // Usage: node --expose-gc bench/compute-routes.ts [N ...]   (default 1000 10000)
 import { computeRoutes } from '../operator/routes/compute.ts';
+import { IncrementalRoutes } from '../operator/routes/incremental.ts';
 import { Store } from '../operator/store.ts';
 import { parseObject, type Kind, type KubeObject } from '../operator/model.ts';
 import { RouteTable } from '../proxy/route-table.ts';
@@ -74,10 +77,56 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
+const CHANGES = 50;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** The incremental computation: its first run over everything, then CHANGES changes of each kind, timed from the store's write to the result. */
+function incrementalRow(count: number, objects: readonly KubeObject[]): string {
+  const store = Store.fromObjects(objects);
+  const engine = new IncrementalRoutes(options);
+  let started = performance.now();
+  engine.update(store.snapshot(), options.now);
+  const firstMs = performance.now() - started;
+  const ingressMs: number[] = [];
+  const sliceMs: number[] = [];
+  for (let change = 0; change < CHANGES; change++) {
+    const i = (change * 7919) % count;
+    const namespace = `team-${i % 100}`;
+    started = performance.now();
+    store.set(checked('Ingress', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: `app-${i}`, namespace, creationTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() },
+      spec: { ingressClassName: 'pier', rules: [{ host: `app-${i}.example.com`, http: { paths: [{ path: `/v${change}`, pathType: 'Prefix', backend: { service: { name: `svc-${i}-0`, port: { number: 80 } } } }] } }] },
+    }));
+    const result = engine.update(store.snapshot(), options.now);
+    ingressMs.push(performance.now() - started);
+    if (!result.table.virtualHosts.some((host) => host.host === `app-${i}.example.com` && host.routes[0]?.path === `/v${change}`)) throw new Error('the change did not route');
+    started = performance.now();
+    store.set(checked('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `svc-${i}-1-a`, namespace, labels: { 'kubernetes.io/service-name': `svc-${i}-1` } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080 }],
+      endpoints: [{ addresses: [`10.254.${change}.1`], conditions: { ready: true } }],
+    }));
+    engine.update(store.snapshot(), options.now);
+    sliceMs.push(performance.now() - started);
+  }
+  return `| ${count} | ${firstMs.toFixed(0)} | ${median(ingressMs).toFixed(2)} / ${percentile(ingressMs, 99).toFixed(2)} | ${median(sliceMs).toFixed(2)} / ${percentile(sliceMs, 99).toFixed(2)} |`;
+}
+
 const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const rows: string[] = [];
+const incrementalRows: string[] = [];
 for (const count of counts.length > 0 ? counts : [1000, 10_000]) {
-  const snapshot = Store.fromObjects(objectsFor(count)).snapshot();
+  const objects = objectsFor(count);
+  const snapshot = Store.fromObjects(objects).snapshot();
   const computeMs: number[] = [];
   const compileMs: number[] = [];
   /** An endpoint change as the Runtime handles it: diff the upstreams, then update the compiled table in place. */
@@ -108,9 +157,16 @@ for (const count of counts.length > 0 ? counts : [1000, 10_000]) {
   rows.push(
     `| ${count} | ${median(computeMs).toFixed(1)} | ${Math.min(...computeMs).toFixed(1)} | ${median(compileMs).toFixed(1)} | ${median(endpointUpdateMs).toFixed(2)} | ${(heapDelta / 1024 / 1024).toFixed(1)} | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} |`,
   );
+  kept.length = 0;
+  gc();
+  incrementalRows.push(incrementalRow(count, objects));
 }
 console.log(`computeRoutes, ${ROUNDS} rounds each, one host and ${PATHS.length} paths per Ingress (Node ${process.version})\n`);
 console.log('| Ingresses | computeRoutes median ms | min ms | compile table median ms | one endpoint moved: diff + update in place, median ms | result + table heap MiB | process RSS MiB |');
 console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
+console.log(`\nThe incremental computation: its first run, then ${CHANGES} changes of each kind, timed from the store's write to the result\n`);
+console.log('| Ingresses | first run ms | one Ingress path changed, median / p99 ms | one EndpointSlice moved, median / p99 ms |');
+console.log('|---|---|---|---|');
+for (const row of incrementalRows) console.log(row);
 if (!(globalThis as { gc?: unknown }).gc) console.log('\n(run with node --expose-gc for the heap figures)');

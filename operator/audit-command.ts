@@ -54,7 +54,7 @@ export async function runAudit(config: Config, log: Logger, out: (text: string) 
     return 1;
   }
   // Read as `pier controller --enable-auth-proxy-set-headers` would: every ConfigMap is at hand.
-  const report = auditIngresses(snapshot, { ...routeOptionsFrom(config.flags), configMapsReadable: true, endpointsKnown: config.flags.manifests === undefined });
+  const report = auditIngresses(snapshot, { ...routeOptionsFrom(config.flags), now: Date.now(), configMapsReadable: true, endpointsKnown: config.flags.manifests === undefined });
   out(config.flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatAudit(report));
   return config.flags.strict && failsStrict(report) ? 1 : 0;
 }

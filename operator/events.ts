@@ -53,14 +53,13 @@ export class EventRecorder {
 
   /** Records Events for new Ingress warnings. Returns a permission problem when RBAC denied it. */
   async sync(warnings: readonly RouteWarning[], snapshot: Snapshot): Promise<string | null> {
-    const ingresses = new Map(snapshot.ingresses.map((ingress) => [`${ingress.metadata.namespace}/${ingress.metadata.name}`, ingress]));
     const present = new Set<string>();
     const fresh: { warning: RouteWarning; ingress: Ingress }[] = [];
     for (const warning of warnings) {
       if (warning.kind !== 'Ingress') continue;
       const key = warningKey(warning);
       present.add(key);
-      const ingress = ingresses.get(`${warning.namespace}/${warning.name}`);
+      const ingress = snapshot.ingressesByKey.get(`${warning.namespace}/${warning.name}`);
       if (!this.#present.has(key) && ingress) fresh.push({ warning, ingress });
     }
     this.#present = present;

@@ -110,7 +110,7 @@ function formatTable(rows: RouteRow[]): string {
 export async function printRoutes(config: Config, out: (text: string) => void): Promise<number> {
   const source = new ManifestSource(resolve(config.flags.manifests as string));
   const manifests = await source.loadAll();
-  const result = computeRoutes(Store.fromObjects(manifests.objects).snapshot(), routeOptionsFrom(config.flags));
+  const result = computeRoutes(Store.fromObjects(manifests.objects).snapshot(), { ...routeOptionsFrom(config.flags), now: Date.now() });
   const warnings = [
     ...manifests.problems.map((problem: ManifestProblem) => problem.message),
     ...result.warnings.map(describeWarning),

@@ -4,11 +4,9 @@ import type { Server } from 'node:http';
 import type { Config } from './config.ts';
 import { createHealthServer, type MetricsSource } from './health.ts';
 import type { Logger } from '../proxy/log.ts';
-import { computeRoutes } from './routes/compute.ts';
+import { IncrementalRoutes, type IncrementalOptions } from './routes/incremental.ts';
 import { endpointChanges } from './routes/endpoint-changes.ts';
 import type { RouteComputation, RouteOptions, RouteTableSpec, RouteWarning } from './routes/types.ts';
-import { AnnotationCache } from './annotations/registry.ts';
-import { CertificateCache } from './routes/tls.ts';
 import type { Snapshot } from './store.ts';
 import { createMetrics, type PierMetrics } from '../proxy/metrics.ts';
 import type { DataPlane } from '../proxy/data-plane.ts';
@@ -17,14 +15,8 @@ import { WorkerPool, aggregateMetrics } from '../proxy/workers.ts';
 import { dashboardHandler } from './dashboard.ts';
 import type { MetricJson } from '../proxy/proxy-metrics.ts';
 
-/** The computation's options from the flags; `now` is the clock certificates are checked against. */
-/** What a long-running process keeps between computations, so unchanged objects aren't parsed again. */
-export interface RouteCaches {
-  readonly certificateCache?: CertificateCache;
-  readonly annotationCache?: AnnotationCache;
-}
-
-export function routeOptionsFrom(flags: Config['flags'], now = Date.now(), caches: RouteCaches = {}): RouteOptions {
+/** The computation's options from the flags (the clock, `now`, is given to each computation). */
+export function routeOptionsFrom(flags: Config['flags']): IncrementalOptions {
   return {
     controllerClass: flags['controller-class'],
     ingressClass: flags['ingress-class'],
@@ -39,8 +31,6 @@ export function routeOptionsFrom(flags: Config['flags'], now = Date.now(), cache
     reservedPorts: [flags['http-port'], flags['https-port'], flags['healthz-port'], flags['default-server-port']],
     // From files every ConfigMap is at hand; from a cluster, only with the flag (it widens the watch).
     configMapsReadable: flags.manifests !== undefined || flags['enable-auth-proxy-set-headers'],
-    now,
-    ...caches,
   };
 }
 
@@ -65,8 +55,8 @@ export class Runtime {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #health: Server;
-  /** Parsed certificates and annotations, kept between computations so unchanged objects aren't parsed again. */
-  readonly #caches: RouteCaches = { certificateCache: new CertificateCache(), annotationCache: new AnnotationCache() };
+  /** Computes each snapshot's routes from the last one's, recomputing only what a change touched. */
+  readonly #routes: IncrementalRoutes;
   /** Warnings already logged, so a recomputation doesn't repeat them. */
   #reported = new Set<string>();
   #routesLoaded = false;
@@ -85,6 +75,7 @@ export class Runtime {
     this.#log = log;
     this.#recompute = recompute;
     const flags = config.flags;
+    this.#routes = new IncrementalRoutes(routeOptionsFrom(flags));
     const proxyOptions: ProxyOptions = {
       bindAddress: flags['bind-address'],
       httpPort: flags['http-port'],
@@ -146,7 +137,7 @@ export class Runtime {
    */
   apply(snapshot: Snapshot, onlyEndpointsChanged = false): RouteComputation {
     const started = performance.now();
-    const result = computeRoutes(snapshot, routeOptionsFrom(this.#config.flags, Date.now(), this.#caches));
+    const result = this.#routes.update(snapshot, Date.now());
     const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
     const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
     const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);

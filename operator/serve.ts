@@ -31,11 +31,14 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   const changedFiles = new Set<string>();
   const runtime = new Runtime(config, log, () => reconcile.trigger());
   let reportedProblems = new Set<string>();
+  // One store for the life of the process: it tells the computation which objects changed.
+  const store = new Store();
 
   const apply = (snapshot: ManifestSnapshot): void => {
     current = snapshot;
     reportedProblems = reportProblems(snapshot, reportedProblems, log);
-    runtime.apply(Store.fromObjects(snapshot.objects).snapshot());
+    store.replaceAll(snapshot.objects);
+    runtime.apply(store.snapshot());
     if (snapshot.failedFiles > 0) runtime.recordChange(false);
   };
 
@@ -45,7 +48,7 @@ export async function serve(config: Config, log: Logger): Promise<number> {
       changedFiles.clear();
       // Only the clock: the same objects, computed again at the new time.
       if (paths.length === 0) {
-        if (current) runtime.apply(Store.fromObjects(current.objects).snapshot());
+        if (current) runtime.apply(store.snapshot());
         return;
       }
       source.reload(paths).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));

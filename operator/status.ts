@@ -49,8 +49,7 @@ export class StatusWriter {
    * computation, so a change of addresses (or of who leads) needs no new one.
    */
   plan(result: RouteComputation, snapshot: Snapshot, addresses: readonly LoadBalancerIngress[]): StatusWrite[] {
-    const byKey = new Map(snapshot.ingresses.map((ingress) => [`${ingress.metadata.namespace}/${ingress.metadata.name}`, ingress]));
-    const current = (ref: ObjectRef) => byKey.get(`${ref.namespace}/${ref.name}`)?.status?.loadBalancer?.ingress ?? [];
+    const current = (ref: ObjectRef) => snapshot.ingressesByKey.get(`${ref.namespace}/${ref.name}`)?.status?.loadBalancer?.ingress ?? [];
     const writes: StatusWrite[] = [];
     for (const status of result.statuses) {
       if (!sameAddresses(current(status.ingress), addresses)) writes.push({ ingress: status.ingress, addresses });
