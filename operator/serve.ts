@@ -4,14 +4,24 @@ import { watch } from 'chokidar';
 import type { Config } from './config.ts';
 import { coalesce } from './coalesce.ts';
 import type { Logger } from '../proxy/log.ts';
-import { isManifestFile, ManifestSource, type ManifestSnapshot } from './sources/manifests.ts';
+import { isManifestFile, ManifestSource, splitIdentity, type ManifestSnapshot } from './sources/manifests.ts';
+import type { Kind } from './model.ts';
 import { Store } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
 
-/** Editors save in bursts (write, rename, chmod): wait this long after the last event... */
+/** Changes that follow a run wait this long after their last event at least (a lone change runs at once)... */
+const MIN_HOLD_OFF_MS = 5;
+/** ...and at most this, when the last computation was as costly... */
 const HOLD_OFF_MS = 50;
 /** ...but apply within this long of the first, however long the burst goes on. */
 const MAX_DELAY_MS = 500;
+/**
+ * A file counts as written once its size held for this long (chokidar polls it every
+ * WRITE_POLL_MS): editors and tools write a manifest in one go or by rename, and a file read half
+ * written fails to parse and keeps its previous objects anyway.
+ */
+const WRITE_STABLE_MS = 15;
+const WRITE_POLL_MS = 5;
 
 function reportProblems(snapshot: ManifestSnapshot, reported: Set<string>, log: Logger): Set<string> {
   const current = new Set<string>();
@@ -37,11 +47,16 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   const apply = (snapshot: ManifestSnapshot): void => {
     current = snapshot;
     reportedProblems = reportProblems(snapshot, reportedProblems, log);
-    store.replaceAll(snapshot.objects);
+    for (const [id, object] of snapshot.changed) {
+      if (object) store.set(object);
+      else store.delete(splitIdentity(id).kind as Kind, splitIdentity(id).key);
+    }
     runtime.apply(store.snapshot());
     if (snapshot.failedFiles > 0) runtime.recordChange(false);
   };
 
+  // Reloads run one after another, so an older read of a file never lands after a newer one.
+  let reloading: Promise<void> = Promise.resolve();
   const reconcile = coalesce(
     () => {
       const paths = [...changedFiles];
@@ -51,10 +66,11 @@ export async function serve(config: Config, log: Logger): Promise<number> {
         if (current) runtime.apply(store.snapshot());
         return;
       }
-      source.reload(paths).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));
+      reloading = reloading.then(() => source.reload(paths)).then(apply, (error: Error) => log.error(`reloading manifests failed: ${error.message}`));
     },
     HOLD_OFF_MS,
     MAX_DELAY_MS,
+    MIN_HOLD_OFF_MS,
   );
 
   try {
@@ -66,7 +82,7 @@ export async function serve(config: Config, log: Logger): Promise<number> {
 
   if (!(await runtime.startOrReport())) return 1;
 
-  const watcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 30, pollInterval: 10 } });
+  const watcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: WRITE_STABLE_MS, pollInterval: WRITE_POLL_MS } });
   watcher.on('all', (_event, path) => {
     // Only manifests: a log written into the directory would otherwise recompute the routes on every line it logs.
     if (!isManifestFile(path)) return;

@@ -28,10 +28,19 @@ interface FileState {
 }
 
 export interface ManifestSnapshot {
+  /** Every object in force (built on first use). */
   readonly objects: readonly KubeObject[];
   readonly problems: readonly ManifestProblem[];
   /** True when a file failed to parse and kept its previous objects. */
   readonly failedFiles: number;
+  /** The objects the files read this time define (by `Kind/namespace/name`): the one in force, or null when none is left. */
+  readonly changed: ReadonlyMap<string, KubeObject | null>;
+}
+
+/** The kind and store key of an object identity (`Kind/namespace/name`). */
+export function splitIdentity(id: string): { kind: string; key: string } {
+  const slash = id.indexOf('/');
+  return { kind: id.slice(0, slash), key: id.slice(slash + 1) };
 }
 
 function identity(object: KubeObject): string {
@@ -105,6 +114,10 @@ export class ManifestSource {
   readonly dir: string;
   readonly #files = new Map<string, FileState>();
   readonly #failedFiles = new Set<string>();
+  /** The files that define each object, so the one in force is found without reading every file's objects. */
+  readonly #definers = new Map<string, Set<string>>();
+  /** Objects more than one file defines (each such file but the first gets a problem). */
+  readonly #duplicated = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -114,12 +127,17 @@ export class ManifestSource {
   async loadAll(): Promise<ManifestSnapshot> {
     const paths = await listManifestFiles(this.dir);
     const present = new Set(paths.map((path) => relative(this.dir, path)));
-    for (const file of this.#files.keys()) if (!present.has(file)) this.#forget(file);
-    return this.reload(paths);
+    const touched = new Set<string>();
+    for (const file of this.#files.keys()) if (!present.has(file)) this.#setFile(file, null, touched);
+    return this.#reload(paths, touched);
   }
 
   /** Reads these files again (absolute paths); a file that no longer exists is forgotten. */
-  async reload(paths: Iterable<string>): Promise<ManifestSnapshot> {
+  reload(paths: Iterable<string>): Promise<ManifestSnapshot> {
+    return this.#reload(paths, new Set());
+  }
+
+  async #reload(paths: Iterable<string>, touched: Set<string>): Promise<ManifestSnapshot> {
     for (const path of paths) {
       const file = relative(this.dir, path);
       if (!MANIFEST_EXTENSIONS.test(file)) continue;
@@ -127,38 +145,77 @@ export class ManifestSource {
       try {
         text = await readFile(path, 'utf8');
       } catch {
-        this.#forget(file);
+        this.#setFile(file, null, touched);
         continue;
       }
       const state = parseManifestFile(text, file, this.#files.get(file));
       if (state.failed) this.#failedFiles.add(file);
       else this.#failedFiles.delete(file);
-      this.#files.set(file, { objects: state.objects, problems: state.problems });
+      this.#setFile(file, { objects: state.objects, problems: state.problems }, touched);
     }
-    return this.snapshot();
+    const changed = new Map<string, KubeObject | null>();
+    for (const id of touched) {
+      changed.set(id, this.#inForce(id));
+      if ((this.#definers.get(id)?.size ?? 0) > 1) this.#duplicated.add(id);
+      else this.#duplicated.delete(id);
+    }
+    return this.#snapshot(changed);
   }
 
-  #forget(file: string): void {
-    this.#files.delete(file);
-    this.#failedFiles.delete(file);
+  /** Records what a file now holds (null: it is gone), noting every object it defined before or defines now. */
+  #setFile(file: string, state: FileState | null, touched: Set<string>): void {
+    for (const id of this.#files.get(file)?.objects.keys() ?? []) {
+      touched.add(id);
+      const definers = this.#definers.get(id);
+      definers?.delete(file);
+      if (definers?.size === 0) this.#definers.delete(id);
+    }
+    if (state === null) {
+      this.#files.delete(file);
+      this.#failedFiles.delete(file);
+      return;
+    }
+    this.#files.set(file, state);
+    for (const id of state.objects.keys()) {
+      touched.add(id);
+      const definers = this.#definers.get(id);
+      if (definers) definers.add(file);
+      else this.#definers.set(id, new Set([file]));
+    }
+  }
+
+  /** The files defining an object, the one in force (the first by name) first. */
+  #definersOf(id: string): string[] {
+    return [...(this.#definers.get(id) ?? [])].sort((a, b) => (a < b ? -1 : 1));
+  }
+
+  #inForce(id: string): KubeObject | null {
+    const first = this.#definersOf(id)[0];
+    return first === undefined ? null : (this.#files.get(first)?.objects.get(id) ?? null);
   }
 
   snapshot(): ManifestSnapshot {
-    const objects: KubeObject[] = [];
+    return this.#snapshot(new Map());
+  }
+
+  #snapshot(changed: ReadonlyMap<string, KubeObject | null>): ManifestSnapshot {
     const problems: ManifestProblem[] = [];
-    const seen = new Map<string, string>();
-    for (const [file, state] of [...this.#files.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      problems.push(...state.problems);
-      for (const [id, object] of state.objects) {
-        const firstFile = seen.get(id);
-        if (firstFile !== undefined) {
-          problems.push({ file, line: undefined, message: `${file}: ${id} is also defined in ${firstFile}; the one in ${firstFile} is used` });
-          continue;
-        }
-        seen.set(id, file);
-        objects.push(object);
-      }
+    const files = [...this.#files.entries()].filter(([, state]) => state.problems.length > 0).sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [, state] of files) problems.push(...state.problems);
+    for (const id of [...this.#duplicated].sort()) {
+      const [first, ...others] = this.#definersOf(id);
+      for (const file of others) problems.push({ file, line: undefined, message: `${file}: ${id} is also defined in ${first}; the one in ${first} is used` });
     }
-    return { objects, problems, failedFiles: this.#failedFiles.size };
+    let objects: readonly KubeObject[] | null = null;
+    const allObjects = (): readonly KubeObject[] => [...this.#definers.keys()].map((id) => this.#inForce(id) as KubeObject);
+    return {
+      get objects() {
+        objects ??= allObjects();
+        return objects;
+      },
+      problems,
+      failedFiles: this.#failedFiles.size,
+      changed,
+    };
   }
 }
