@@ -18,7 +18,9 @@ import type { LoadBalancerIngress } from './model.ts';
 import type { RouteComputation } from './routes/types.ts';
 import { apiMessageOf } from './kube/api-errors.ts';
 
-/** A burst of changes is applied this long after its last event... */
+/** A burst of changes is applied after its last event, by at least this... */
+const MIN_HOLD_OFF_MS = 5;
+/** ...and at most this (the hold-off follows what the last computation cost)... */
 const HOLD_OFF_MS = 100;
 /** ...and never later than this after its first, so 1,000 changes cost one recomputation. */
 const MAX_DELAY_MS = 1_000;
@@ -133,6 +135,7 @@ export async function runController(config: Config, log: Logger): Promise<number
     },
     HOLD_OFF_MS,
     MAX_DELAY_MS,
+    MIN_HOLD_OFF_MS,
   );
   source = new ClusterSource(
     kc,

@@ -66,3 +66,37 @@ describe('coalesce', () => {
     assert.equal(runs, 0);
   });
 });
+
+describe('coalesce with a hold-off that follows the cost of the last run', () => {
+  it('runs a change that follows a cheap run after the shortest hold-off, not the longest', async () => {
+    const runAt: number[] = [];
+    const started = performance.now();
+    const coalescer = coalesce(() => runAt.push(performance.now() - started), HOLD_OFF_MS, MAX_DELAY_MS, 2);
+    coalescer.trigger();
+    await sleep(5);
+    coalescer.trigger();
+    await sleep(HOLD_OFF_MS / 2);
+    assert.equal(runAt.length, 2, `runs at ${runAt.map((at) => at.toFixed(1)).join(', ')} ms: the second change waited for the whole hold-off`);
+  });
+
+  it('spaces runs by as long as the last one took, up to the longest hold-off', async () => {
+    const runAt: number[] = [];
+    const started = performance.now();
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const coalescer = coalesce(() => {
+      runAt.push(performance.now() - started);
+      busy(40);
+    }, HOLD_OFF_MS, MAX_DELAY_MS, 2);
+    coalescer.trigger();
+    await sleep(1);
+    coalescer.trigger();
+    await sleep(HOLD_OFF_MS * 2);
+    assert.equal(runAt.length, 2);
+    const gap = (runAt[1] as number) - (runAt[0] as number);
+    // The second event came as the first run ended, so it waited about 40 ms more: at least the run's own length.
+    assert.ok(gap >= 40 + 40 - 5, `runs ${gap.toFixed(1)} ms apart: the hold-off did not follow the 40 ms run`);
+  });
+});
