@@ -19,7 +19,7 @@ function shardOf(key: string): number {
   return (hash >>> 0) % SHARDS;
 }
 
-const EMPTY_SHARD: ReadonlyMap<string, never> = new Map();
+const EMPTY_SHARD: ReadonlyMap<string, never> = new Map<string, never>();
 
 export class ShardedMap<V> implements ReadonlyMap<string, V> {
   readonly #shards: readonly ReadonlyMap<string, V>[];
