@@ -1,8 +1,10 @@
 // The store: typed maps of the objects a source has seen, keyed by namespace/name. Sources write
-// to it; everything downstream reads a frozen Snapshot of it, never the live maps. A snapshot
-// shares the store's maps until the store next writes to one (copy on write), and it says what
-// changed since the snapshot before it, so a change costs work in proportion to what it touched.
+// to it; everything downstream reads a frozen Snapshot of it, never the live maps. A snapshot's
+// maps are versions of the store's (ShardedMap: the next version shares what a change didn't
+// touch), and it says what changed since the snapshot before it, so a change costs work in
+// proportion to what it touched, not to how many objects there are.
 import { KINDS, objectKey, type Kind, type KubeObject, type ObjectOf } from './model.ts';
+import { ShardedMap, type ShardedMapBuilder } from '../proxy/sharded-map.ts';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -31,7 +33,7 @@ export interface Snapshot {
   readonly changes?: SnapshotChanges;
 }
 
-type Maps = { [K in Kind]: Map<string, ObjectOf<K>> };
+type Maps = { [K in Kind]: ShardedMapBuilder<ObjectOf<K>> };
 type Slice = ObjectOf<'EndpointSlice'>;
 
 function serviceKeyOf(slice: Slice): string | null {
@@ -51,10 +53,8 @@ function emptyChanges(): { [K in Kind]: Set<string> } {
 }
 
 export class Store {
-  readonly #maps: Maps = Object.fromEntries(KINDS.map((kind) => [kind, new Map()])) as unknown as Maps;
-  #slicesByService = new Map<string, readonly Slice[]>();
-  /** Maps the last snapshot holds: written to, they are copied first, so the snapshot never changes. */
-  readonly #shared = new Set<Kind | 'slicesByService'>();
+  readonly #maps: Maps = Object.fromEntries(KINDS.map((kind) => [kind, ShardedMap.empty().builder()])) as unknown as Maps;
+  readonly #slicesByService = ShardedMap.empty<readonly Slice[]>().builder();
   #changes = emptyChanges();
   #lastRevision: symbol | null = null;
 
@@ -64,21 +64,16 @@ export class Store {
     return store;
   }
 
-  #writable<K extends Kind>(kind: K): Map<string, ObjectOf<K>> {
-    if (this.#shared.delete(kind)) this.#maps[kind] = new Map(this.#maps[kind]) as Maps[K];
-    return this.#maps[kind];
-  }
-
   set(object: KubeObject): void {
     const key = objectKey(object.metadata);
-    const map = this.#writable(object.kind) as Map<string, KubeObject>;
+    const map = this.#maps[object.kind] as ShardedMapBuilder<KubeObject>;
     if (object.kind === 'EndpointSlice') this.#moveSlice(map.get(key) as Slice | undefined, object);
     map.set(key, object);
     if (object.kind !== 'EndpointSlice') this.#changes[object.kind].add(key);
   }
 
   delete(kind: Kind, key: string): void {
-    const map = this.#writable(kind) as Map<string, KubeObject>;
+    const map = this.#maps[kind] as ShardedMapBuilder<KubeObject>;
     const previous = map.get(key);
     if (previous === undefined) return;
     if (kind === 'EndpointSlice') this.#moveSlice(previous as Slice, undefined);
@@ -94,7 +89,7 @@ export class Store {
   replaceKind<K extends Kind>(kind: K, objects: Iterable<ObjectOf<K>>, owns?: (object: ObjectOf<K>) => boolean): void {
     const fresh = new Map<string, ObjectOf<K>>();
     for (const object of objects) fresh.set(objectKey(object.metadata), object);
-    for (const [key, object] of this.#maps[kind]) {
+    for (const [key, object] of this.#maps[kind].build()) {
       if (!fresh.has(key) && (owns === undefined || owns(object))) this.delete(kind, key);
     }
     for (const [key, object] of fresh) if (!isSame(this.#maps[kind].get(key), object)) this.set(object as KubeObject);
@@ -109,7 +104,6 @@ export class Store {
 
   /** Keeps the by-Service index of EndpointSlices in step, and notes both Services a relabelled slice touches. */
   #moveSlice(before: Slice | undefined, after: Slice | undefined): void {
-    if (this.#shared.delete('slicesByService')) this.#slicesByService = new Map(this.#slicesByService);
     const from = before ? serviceKeyOf(before) : null;
     const to = after ? serviceKeyOf(after) : null;
     if (from !== null) {
@@ -129,9 +123,7 @@ export class Store {
    * maps are shared, so nothing may mutate them.
    */
   snapshot(): Snapshot {
-    for (const kind of KINDS) this.#shared.add(kind);
-    this.#shared.add('slicesByService');
-    const ingressesByKey = this.#maps.Ingress;
+    const ingressesByKey = this.#maps.Ingress.build();
     let ingresses: readonly ObjectOf<'Ingress'>[] | null = null;
     const changes: ChangedKeys = { ...this.#changes };
     const revision = Symbol('snapshot');
@@ -142,11 +134,11 @@ export class Store {
         return ingresses;
       },
       ingressesByKey,
-      ingressClasses: Object.freeze([...this.#maps.IngressClass.values()]),
-      services: this.#maps.Service,
-      endpointSlicesByService: this.#slicesByService,
-      secrets: this.#maps.Secret,
-      configMaps: this.#maps.ConfigMap,
+      ingressClasses: Object.freeze([...this.#maps.IngressClass.build().values()]),
+      services: this.#maps.Service.build(),
+      endpointSlicesByService: this.#slicesByService.build(),
+      secrets: this.#maps.Secret.build(),
+      configMaps: this.#maps.ConfigMap.build(),
       ...(this.#lastRevision ? { changes: { since: this.#lastRevision, keys: changes } } : {}),
     });
     this.#changes = emptyChanges();
