@@ -44,6 +44,7 @@ export class EventRecorder {
   readonly #log: Logger;
   /** Warnings present at the last sync: only new ones become Events. */
   #present = new Set<string>();
+  #lastWarnings: readonly RouteWarning[] | null = null;
 
   constructor(api: CoreV1Api, identity: string, log: Logger) {
     this.#api = api;
@@ -53,6 +54,9 @@ export class EventRecorder {
 
   /** Records Events for new Ingress warnings. Returns a permission problem when RBAC denied it. */
   async sync(warnings: readonly RouteWarning[], snapshot: Snapshot): Promise<string | null> {
+    // The same list as last time, all recorded (nothing about warnings changed): nothing new to record.
+    if (warnings === this.#lastWarnings) return null;
+    this.#lastWarnings = warnings;
     const present = new Set<string>();
     const fresh: { warning: RouteWarning; ingress: Ingress }[] = [];
     for (const warning of warnings) {
@@ -80,6 +84,8 @@ export class EventRecorder {
         this.#log.warn('recording an Event failed', { ingress: `${warning.namespace}/${warning.name}`, error: apiMessageOf(error) });
       }
     }
+    // Denied: the same list must be tried again next time.
+    if (permissionProblem !== null) this.#lastWarnings = null;
     return permissionProblem;
   }
 }

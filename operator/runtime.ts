@@ -57,8 +57,11 @@ export class Runtime {
   readonly #health: Server;
   /** Computes each snapshot's routes from the last one's, recomputing only what a change touched. */
   readonly #routes: IncrementalRoutes;
-  /** Warnings already logged, so a recomputation doesn't repeat them. */
+  /** Warnings already logged, so a recomputation doesn't repeat them... */
   #reported = new Set<string>();
+  /** ...the list they came in, and each warning's text. */
+  #reportedWarnings: readonly RouteWarning[] | null = null;
+  readonly #warningTexts = new WeakMap<RouteWarning, string>();
   #routesLoaded = false;
   #unhealthyBecause: string | null = null;
   #draining = false;
@@ -147,13 +150,7 @@ export class Runtime {
     this.#routesLoaded = true;
     this.#recomputeAt(result.certificatesChangeAt);
     this.recordChange(true);
-    const current = new Set<string>();
-    for (const warning of result.warnings) {
-      const text = describeWarning(warning);
-      current.add(text);
-      if (!this.#reported.has(text)) this.#log.warn(text, { reason: warning.reason });
-    }
-    this.#reported = current;
+    this.#reportWarnings(result.warnings);
     this.metrics.tlsFallbackHosts.reset();
     for (const { ingress } of result.tlsFallbacks) this.metrics.tlsFallbackHosts.inc({ namespace: ingress.namespace, ingress: ingress.name });
     this.#log.info('routes applied', {
@@ -164,6 +161,23 @@ export class Runtime {
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     return result;
+  }
+
+  /** Logs the warnings not logged for the last computation (an unchanged partition's are the same objects, described once). */
+  #reportWarnings(warnings: readonly RouteWarning[]): void {
+    if (warnings === this.#reportedWarnings) return;
+    const current = new Set<string>();
+    for (const warning of warnings) {
+      let text = this.#warningTexts.get(warning);
+      if (text === undefined) {
+        text = describeWarning(warning);
+        this.#warningTexts.set(warning, text);
+      }
+      current.add(text);
+      if (!this.#reported.has(text)) this.#log.warn(text, { reason: warning.reason });
+    }
+    this.#reported = current;
+    this.#reportedWarnings = warnings;
   }
 
   /** A certificate expires (or becomes valid) at `at`: compute again then, so its hosts fall back (or get it). */

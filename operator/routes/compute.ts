@@ -675,6 +675,22 @@ export function joinPartitions(partitions: readonly Partition[]): PartitionLists
   };
 }
 
+/** The sorted warnings with a few more put in their places (each after those of its object already there). */
+function withWarnings(sorted: readonly RouteWarning[], extra: readonly RouteWarning[]): RouteWarning[] {
+  const result = sorted.slice();
+  for (const warning of extra) {
+    let low = 0;
+    let high = result.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareWarnings(result[middle] as RouteWarning, warning) > 0) high = middle;
+      else low = middle + 1;
+    }
+    result.splice(low, 0, warning);
+  }
+  return result;
+}
+
 /** The whole result from the shared part and the partitions' lists. */
 export function assemble(shared: SharedPart, lists: PartitionLists): RouteComputation {
   const { settings } = shared;
@@ -702,7 +718,7 @@ export function assemble(shared: SharedPart, lists: PartitionLists): RouteComput
     },
     statuses: lists.statuses,
     ignored: lists.ignored,
-    warnings: sharedWarnings.length === 0 ? lists.warnings : [...sharedWarnings, ...lists.warnings].sort(compareWarnings),
+    warnings: sharedWarnings.length === 0 ? lists.warnings : withWarnings(lists.warnings, sharedWarnings),
     certificatesChangeAt: earlier(lists.certificatesChangeAt, shared.certificatesChangeAt),
     tlsFallbacks: lists.tlsFallbacks,
   };

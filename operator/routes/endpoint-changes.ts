@@ -18,6 +18,7 @@ export function endpointChanges(previous: RouteTableSpec, next: RouteTableSpec):
   for (let index = 0; index < next.upstreams.length; index++) {
     const before = previous.upstreams[index] as UpstreamSpec;
     const after = next.upstreams[index] as UpstreamSpec;
+    if (before === after) continue;
     if (before.id !== after.id) return null;
     if (!sameEndpoints(before.endpoints, after.endpoints)) changed.push(after);
   }

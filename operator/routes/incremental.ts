@@ -130,6 +130,9 @@ class JoinedLists {
   readonly #certificates = new SortedEntries<CertificateSpec>();
   readonly #changingCertificates = new Set<PartitionEntry>();
   readonly #tlsFallbacks = new SortedEntries<readonly TlsFallback[]>();
+  /** The flattened lists of the last lists(), kept while their groups are unchanged. */
+  #flatWarnings = flatOnce<RouteWarning>();
+  #flatFallbacks = flatOnce<TlsFallback>();
 
   add(entry: PartitionEntry): void {
     const result = entry.result;
@@ -212,7 +215,7 @@ class JoinedLists {
     return {
       virtualHosts: this.#virtualHosts.list(),
       upstreams: this.#upstreams.list(),
-      warnings: this.#warnings.list().flat(),
+      warnings: this.#flatWarnings(this.#warnings.list()),
       statuses: this.#statuses.list(),
       ignored: this.#ignored.list(),
       defaultBackend,
@@ -221,9 +224,22 @@ class JoinedLists {
       tlsHosts: this.#tlsHosts.list(),
       certificates: this.#certificates.list(),
       certificatesChangeAt,
-      tlsFallbacks: this.#tlsFallbacks.list().flat(),
+      tlsFallbacks: this.#flatFallbacks(this.#tlsFallbacks.list()),
     };
   }
+}
+
+/** Flattens a list of groups, giving the same array again while the list is the same. */
+function flatOnce<T>(): (groups: readonly (readonly T[])[]) => readonly T[] {
+  let last: readonly (readonly T[])[] | null = null;
+  let flat: readonly T[] = [];
+  return (groups) => {
+    if (groups !== last) {
+      last = groups;
+      flat = groups.flat();
+    }
+    return flat;
+  };
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
