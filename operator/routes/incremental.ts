@@ -7,6 +7,7 @@
 // object for object, which lets the proxy keep their compiled hosts. A change to what every
 // partition reads (the IngressClasses, the controller ConfigMap) computes everything again.
 // computeRoutes stays the reference: test/routes/incremental.test.ts holds the two to one result.
+import { isDeepStrictEqual } from 'node:util';
 import type { Ingress } from '../model.ts';
 import type { Snapshot } from '../store.ts';
 import { AnnotationCache } from '../annotations/registry.ts';
@@ -317,10 +318,12 @@ export class IncrementalRoutes {
     if (now !== undefined) {
       for (const entry of state.joined.changingCertificates) if ((entry.result.certificatesChangeAt as number) <= now) dirty.add(entry);
     }
-    for (const key of keys.Ingress) {
+    // An Ingress whose routing fields are as they were (its status was written, say) changes no route.
+    const changedIngresses = [...keys.Ingress].filter((key) => !sameRouting(previous.ingressesByKey.get(key), snapshot.ingressesByKey.get(key)));
+    for (const key of changedIngresses) {
       for (const name of this.#index(state, options, key, snapshot.ingressesByKey.get(key))) readersOf(`tls:${name}`);
     }
-    this.#recompute(state, snapshot, options, keys.Ingress, dirty);
+    this.#recompute(state, snapshot, options, changedIngresses, dirty);
     for (const service of movedOnly) {
       for (const upstream of state.joined.upstreamsOfService(service)) state.joined.replaceUpstream(refreshUpstream(snapshot, upstream));
     }
@@ -438,6 +441,13 @@ export class IncrementalRoutes {
     for (const read of entry.reads) addTo(state.readers, read, entry);
     state.joined.add(entry);
   }
+}
+
+/** True when both are the same Ingress with the same fields a computation reads (all but status and bookkeeping metadata). */
+function sameRouting(before: Ingress | undefined, after: Ingress | undefined): boolean {
+  if (before === after) return true;
+  if (before === undefined || after === undefined) return false;
+  return before.metadata.creationTimestamp === after.metadata.creationTimestamp && isDeepStrictEqual(before.metadata.annotations, after.metadata.annotations) && isDeepStrictEqual(before.spec, after.spec);
 }
 
 /** True when the Service has ready endpoints on the same ports in both snapshots. */

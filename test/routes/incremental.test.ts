@@ -72,7 +72,8 @@ type Change =
   | { readonly kind: 'delete-secret'; readonly secret: number; readonly namespace: number }
   | { readonly kind: 'config-map'; readonly which: number; readonly content: number }
   | { readonly kind: 'ingress-class'; readonly present: boolean }
-  | { readonly kind: 'clock'; readonly hours: number };
+  | { readonly kind: 'clock'; readonly hours: number }
+  | { readonly kind: 'status'; readonly name: number; readonly namespace: number };
 
 const SECRETS = ['cert-a', 'cert-wild', 'users', 'short'];
 
@@ -196,6 +197,12 @@ function apply(change: Change, store: Store, certificates: Certificates): number
       return 0;
     case 'clock':
       return change.hours * HOUR;
+    case 'status': {
+      const key = `${namespaceOf(change.namespace)}/${NAMES[change.name]}`;
+      const current = store.get('Ingress', key);
+      if (current) store.set({ ...current, status: { loadBalancer: { ingress: [{ ip: `192.0.2.${change.name + 1}` }] } } });
+      return 0;
+    }
   }
 }
 
@@ -269,6 +276,17 @@ describe('incremental route computation', () => {
     const changed = after.table.virtualHosts.filter((host, i) => host !== before.table.virtualHosts[i]).map((host) => host.host);
     assert.deepEqual(changed, ['app-7.example.com']);
     assert.equal(after.table.virtualHosts.find((host) => host.host === 'app-7.example.com')?.routes[0]?.path, '/v2');
+  });
+
+  it('changes no route when only an Ingress status is written, as the leader does for every Ingress', () => {
+    const site = ingress('site', { className: 'pier', rules: [{ host: 'site.example.com', paths: [{ path: '/', service: 'web' }] }] });
+    const store = Store.fromObjects([...initialObjects(), site]);
+    const engine = new IncrementalRoutes(BASE_OPTIONS);
+    const before = engine.update(store.snapshot());
+    store.set({ ...site, metadata: { ...site.metadata, resourceVersion: '2' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } } });
+    const after = engine.update(store.snapshot());
+    assert.equal(after.table.virtualHosts[0], before.table.virtualHosts[0]);
+    assert.equal(after.warnings, before.warnings);
   });
 
   it('moves endpoints without recomputing a route when the same ports stay ready, and recomputes when a Service loses its last one', () => {
