@@ -114,6 +114,7 @@ const changeArbitrary: fc.Arbitrary<Change> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('config-map' as const), which: index(3), content: index(3) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ingress-class' as const), present: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('clock' as const), hours: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('status' as const), name: index(NAMES.length), namespace: index(NAMESPACES.length) }) },
 );
 
 const htpasswd = `alice:${execFileSync('openssl', ['passwd', '-apr1', 'alice-pw'], { encoding: 'utf8' }).trim()}\n`;
