@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Ingress } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { ensureControlPlane, freshNamespace } from '../test/helpers/cluster.ts';
 import { createTestNetwork } from '../test/helpers/test-hosts.ts';
@@ -113,11 +113,9 @@ async function clusterSetup(): Promise<Setup> {
   return {
     pier,
     async changePath(path) {
-      const current = await networking.readNamespacedIngress({ name: 'app-0', namespace });
-      const rule = current.spec?.rules?.[0]?.http?.paths[0];
-      if (!rule) throw new Error('app-0 lost its rule');
-      rule.path = path;
-      await networking.replaceNamespacedIngress({ name: 'app-0', namespace, body: current });
+      // One API write, as `kubectl patch` makes it: a merge patch of the rules (no read first).
+      const rules = ingressBody(namespace, className, 0, path).spec?.rules;
+      await networking.patchNamespacedIngress({ name: 'app-0', namespace, body: { spec: { rules } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     },
     async moveEndpoints(index) {
       await discovery.replaceNamespacedEndpointSlice({ name: 'web-1', namespace, body: slice(index) });

@@ -9,7 +9,7 @@ import { coalesce } from './coalesce.ts';
 import { Store, type Snapshot } from './store.ts';
 import { Runtime, untilSignal } from './runtime.ts';
 import { ClusterSource, configMapsNamed } from './sources/cluster.ts';
-import { StatusWriter } from './status.ts';
+import { StatusWriter, type StatusCandidates } from './status.ts';
 import { EventRecorder } from './events.ts';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from './leader.ts';
 import { PublishedAddresses } from './kube/published-addresses.ts';
@@ -67,15 +67,17 @@ interface LeaderInput {
   readonly snapshot: Snapshot;
   /** What to publish in the status of every Ingress Pier serves. */
   readonly addresses: readonly LoadBalancerIngress[];
+  /** The Ingresses whose status may need a write, taken when the run starts (it may run later, with a newer input). */
+  readonly takeCandidates: () => StatusCandidates;
 }
 
 /** What only the leader does with a computation: write Ingress status and record warnings as Events, one run at a time. */
 function leaderWorkFor(kc: KubeConfig, identity: string, setProblem: SetProblem, log: Logger): (input: LeaderInput) => void {
   const statusWriter = new StatusWriter(kc.makeApiClient(NetworkingV1Api), log);
   const events = new EventRecorder(kc.makeApiClient(CoreV1Api), identity, log);
-  return serialized(async ({ result, snapshot, addresses }) => {
+  return serialized(async ({ result, snapshot, addresses, takeCandidates }) => {
     try {
-      const status = await statusWriter.sync(result, snapshot, addresses);
+      const status = await statusWriter.sync(result, snapshot, addresses, takeCandidates());
       setProblem('status', status.permissionProblem);
       setProblem('events', await events.sync(result.warnings, snapshot));
     } catch (error) {
@@ -117,21 +119,39 @@ export async function runController(config: Config, log: Logger): Promise<number
   let source: ClusterSource | null = null;
   /** The last routes computed, for changes that only touch Ingress status. */
   let lastResult: RouteComputation | null = null;
+  /**
+   * The Ingresses whose status may need a write since the leader's last look: those that changed,
+   * or all of them (on becoming leader, or when IngressClasses changed who is ours).
+   */
+  let statusCandidates: StatusCandidates = 'all';
+  const noteChanges = (snapshot: Snapshot): void => {
+    const keys = snapshot.changes?.keys;
+    if (!leader?.isLeader || !keys || keys.IngressClass.size > 0) statusCandidates = 'all';
+    else if (statusCandidates !== 'all') for (const key of keys.Ingress) statusCandidates.add(key);
+  };
+  const takeCandidates = (): StatusCandidates => {
+    const taken = statusCandidates;
+    statusCandidates = new Set();
+    return taken;
+  };
   const reconcile = coalesce(
     () => {
       if (!source?.synced) return;
       const onlyEndpoints = changedOnly(ENDPOINT_CAUSES);
       const onlyStatus = changedOnly(STATUS_ONLY_CAUSES);
+      const newLeader = changed.has('leadership');
       changed.clear();
       const snapshot = store.snapshot();
+      noteChanges(snapshot);
+      if (newLeader) statusCandidates = 'all';
       if (onlyStatus && lastResult) {
         // New addresses or a new leader change what status says, not what the proxy serves.
-        if (leader?.isLeader) leaderWork({ result: lastResult, snapshot, addresses: addresses.current(snapshot) });
+        if (leader?.isLeader) leaderWork({ result: lastResult, snapshot, addresses: addresses.current(snapshot), takeCandidates });
         return;
       }
       const result = runtime.apply(snapshot, onlyEndpoints);
       lastResult = result;
-      if (leader?.isLeader) leaderWork({ result, snapshot, addresses: addresses.current(snapshot) });
+      if (leader?.isLeader) leaderWork({ result, snapshot, addresses: addresses.current(snapshot), takeCandidates });
     },
     HOLD_OFF_MS,
     MAX_DELAY_MS,

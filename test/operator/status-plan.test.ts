@@ -32,4 +32,10 @@ describe('the status writer\'s plan', () => {
     const writes = writer.plan(computationServing('fresh', 'current'), snapshot, moved);
     assert.deepEqual(writes.map((write) => [write.ingress.name, write.addresses]), [['fresh', moved], ['current', moved]]);
   });
+
+  it('looks only at the Ingresses that changed when the addresses did not: an unchanged Ingress without status is left for the sync that saw it', () => {
+    const served = computationServing('current', 'fresh');
+    assert.deepEqual(writer.plan(served, snapshot, PUBLISHED, new Set(['default/current'])), []);
+    assert.deepEqual(writer.plan(served, snapshot, PUBLISHED, new Set(['default/fresh', 'default/deleted-meanwhile'])), [{ ingress: { namespace: 'default', name: 'fresh' }, addresses: PUBLISHED }]);
+  });
 });
