@@ -123,7 +123,7 @@ export async function runController(config: Config, log: Logger): Promise<number
    * The Ingresses whose status may need a write since the leader's last look: those that changed,
    * or all of them (on becoming leader, or when IngressClasses changed who is ours).
    */
-  let statusCandidates: StatusCandidates = 'all';
+  let statusCandidates: 'all' | Set<string> = 'all';
   const noteChanges = (snapshot: Snapshot): void => {
     const keys = snapshot.changes?.keys;
     if (!leader?.isLeader || !keys || keys.IngressClass.size > 0) statusCandidates = 'all';
