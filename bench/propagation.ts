@@ -6,7 +6,9 @@
 //   --mode manifests  the change is a file write (pier serve --manifests)
 // With --change endpoints (cluster mode), the change is instead the Service's EndpointSlice moving
 // from one backend to the other, timed until a request reaches the new one.
-// Usage: node bench/propagation.ts [--mode cluster|manifests] [--change path|endpoints] [--ingresses 1000] [--changes 50]
+// With --load, wrk sends requests to another, unchanged host for as long as the changes apply, and
+// the bench reports every request that failed (non-2xx answers and socket errors).
+// Usage: node bench/propagation.ts [--mode cluster|manifests] [--change path|endpoints] [--ingresses 1000] [--changes 50] [--workers 1] [--load]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,7 +21,7 @@ import { request } from 'undici';
 import { ensureControlPlane, freshNamespace } from '../test/helpers/cluster.ts';
 import { createTestNetwork } from '../test/helpers/test-hosts.ts';
 import { startPier, type PierProcess } from '../test/standalone/pier-process.ts';
-import { freePort } from './lib/tools.ts';
+import { ensureCommands, freePort } from './lib/tools.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,8 +29,15 @@ const { values } = parseArgs({
     change: { type: 'string', default: 'path' },
     ingresses: { type: 'string', default: '1000' },
     changes: { type: 'string', default: '50' },
+    workers: { type: 'string', default: '1' },
+    load: { type: 'boolean', default: false },
   },
 });
+const WORKERS = Number(values.workers);
+const LOAD = values.load;
+/** The host wrk loads while the changes apply: one no change touches. */
+const UNCHANGED_HOST_INDEX = 1;
+const LOAD_CONNECTIONS = 20;
 const MODE = values.mode === 'manifests' ? 'manifests' : 'cluster';
 const CHANGE = values.change === 'endpoints' ? 'endpoints' : 'path';
 if (CHANGE === 'endpoints' && MODE !== 'cluster') throw new Error('--change endpoints needs --mode cluster');
@@ -97,7 +106,7 @@ async function clusterSetup(): Promise<Setup> {
   });
   console.error(`created ${INGRESSES} Ingresses through the API in ${Math.round(performance.now() - started)} ms`);
   const pier = await startPier(
-    ['controller', '--kubeconfig', plane.kubeconfigPath, `--controller-class=pier.dev/${className}`, '--publish-status-address=192.0.2.10'],
+    ['controller', '--kubeconfig', plane.kubeconfigPath, `--controller-class=pier.dev/${className}`, '--publish-status-address=192.0.2.10', `--workers=${WORKERS}`],
     { env: { POD_NAMESPACE: namespace } },
   );
   const pierStarted = performance.now();
@@ -147,7 +156,7 @@ async function manifestsSetup(): Promise<Setup> {
   await writeFile(join(dir, 'others.yaml'), Array.from({ length: INGRESSES - 1 }, (_, i) => yamlOf(ingressBody('default', 'pier', i + 1, '/v0'))).join('\n---\n'));
   const writeChanged = (path: string) => writeFile(join(dir, 'app-0.yaml'), yamlOf(ingressBody('default', 'pier', 0, path)));
   await writeChanged('/v0');
-  const pier = await startPier(['serve', '--manifests', dir]);
+  const pier = await startPier(['serve', '--manifests', dir, `--workers=${WORKERS}`]);
   return {
     pier,
     changePath: writeChanged,
@@ -160,6 +169,38 @@ async function manifestsSetup(): Promise<Setup> {
   };
 }
 
+interface LoadOutcome {
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly socketErrors: number;
+  readonly maxLatency: string;
+}
+
+/** wrk on an unchanged host until stop(), which interrupts it (wrk prints its summary on SIGINT). */
+function startLoad(port: number): { stop(): Promise<LoadOutcome> } {
+  const wrk = spawn('wrk', ['-t1', `-c${LOAD_CONNECTIONS}`, '-d3600s', '-H', `Host: app-${UNCHANGED_HOST_INDEX}.example.com`, `http://127.0.0.1:${port}/v0`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  wrk.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return {
+    async stop() {
+      const exited = once(wrk, 'exit');
+      wrk.kill('SIGINT');
+      await exited;
+      const number = (pattern: RegExp): number => Number(pattern.exec(out)?.[1] ?? 0);
+      const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const requests = number(/(\d+) requests in/);
+      if (requests === 0) throw new Error(`wrk made no requests:\n${out}`);
+      return {
+        requests,
+        non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
+        socketErrors: errors ? errors.slice(1).reduce((sum, value) => sum + Number(value), 0) : 0,
+        maxLatency: /Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? '?',
+      };
+    },
+  };
+}
+
+if (LOAD) ensureCommands({ wrk: 'wrk' });
 const setup = MODE === 'cluster' ? await clusterSetup() : await manifestsSetup();
 try {
   const get = async (path: string): Promise<{ status: number; body: string }> => {
@@ -178,6 +219,7 @@ try {
   };
   await waitFor('/v0');
 
+  const load = LOAD ? startLoad(setup.pier.ports.http) : null;
   const latencies: number[] = [];
   for (let change = 1; change <= CHANGES; change++) {
     const writeStarted = performance.now();
@@ -199,6 +241,10 @@ try {
   console.log('| source | change | Ingresses | changes | median ms | p90 ms | p99 ms | min ms | max ms |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   console.log(`| ${MODE} | ${CHANGE} | ${INGRESSES} | ${CHANGES} | ${percentile(sorted, 50).toFixed(0)} | ${percentile(sorted, 90).toFixed(0)} | ${percentile(sorted, 99).toFixed(0)} | ${(sorted[0] as number).toFixed(0)} | ${(sorted[sorted.length - 1] as number).toFixed(0)} |`);
+  if (load) {
+    const outcome = await load.stop();
+    console.log(`\nLoad on the unchanged host app-${UNCHANGED_HOST_INDEX}.example.com meanwhile (wrk -t1 -c${LOAD_CONNECTIONS}, --workers=${WORKERS}): ${outcome.requests} requests, ${outcome.non2xx} non-2xx, ${outcome.socketErrors} socket errors, latency max ${outcome.maxLatency}`);
+  }
 } finally {
   await setup.teardown();
 }
