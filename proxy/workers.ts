@@ -15,7 +15,7 @@ import type { Logger, LogLevel } from './log.ts';
 import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { DataPlane } from './data-plane.ts';
 import { validateHosts } from './route-table.ts';
-import { changedHosts, tableDelta, withEndpointUpdates, type RouteTableDelta } from './table-delta.ts';
+import { changedHosts, sortedListsOf, tableDeltaFrom, withEndpointUpdates, type RouteTableDelta, type SortedLists } from './table-delta.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
 import { makeFakeCertificate } from './tls-fake-certificate.ts';
 
@@ -105,6 +105,8 @@ export class WorkerPool implements DataPlane {
   #nextId = 1;
   /** The last table sent, endpoint updates included: every started worker has it. */
   #spec: RouteTableSpec | null = null;
+  /** Which of its lists are sorted by key, so the next delta walks them without checking them again. */
+  #sorted: SortedLists | null = null;
   #ports: BoundPorts | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   /** Made here and given to every worker, restarted ones included; the keys are rotated from here. */
@@ -132,11 +134,13 @@ export class WorkerPool implements DataPlane {
 
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#spec;
-    const delta = previous === null ? null : tableDelta(previous, spec);
+    const computed = previous === null || this.#sorted === null ? null : tableDeltaFrom(previous, this.#sorted, spec);
+    const delta = computed === null ? null : computed.delta;
     // Throws on a bad spec before any worker sees it, as ProxyServer.swap would; nothing is compiled
     // here. The hosts the delta leaves out were checked when their table was swapped in.
     validateHosts(delta === null ? spec.virtualHosts : changedHosts(delta));
     this.#spec = spec;
+    this.#sorted = computed === null ? sortedListsOf(spec) : computed.sorted;
     // One message for all workers: each of them has `previous`.
     const message: PrimaryMessage = delta === null ? { type: 'swap', spec } : { type: 'delta', delta };
     for (const slot of this.#slots) {
@@ -154,6 +158,7 @@ export class WorkerPool implements DataPlane {
     if (!upstreams.every((upstream) => known.has(upstream.id))) return false;
     // The table a (re)started worker gets carries the new endpoints too, and so does the one the
     // next delta is computed from: each worker applies the same update to its own copy.
+    // The same ids in the same order: #sorted still holds.
     this.#spec = withEndpointUpdates(spec, upstreams);
     for (const slot of this.#slots) {
       if (slot.started) this.#send(slot, { type: 'endpoints', upstreams });
