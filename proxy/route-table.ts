@@ -2,10 +2,14 @@
 // hash (exact, then wildcard by parent domain, then the catch-all), and paths within a host by a
 // hash for Exact, a segment trie for Prefix, and an ordered list for regular expressions. Lookup
 // cost depends on the request, never on how many Ingresses exist. A table built with the previous
-// one takes over its compiled hosts whose specs are the same objects, so a change costs what changed.
+// one takes over its compiled hosts whose specs are the same objects, and derives its lookup maps
+// from the previous table's with only the hosts that changed, so a change costs what changed.
 import type { BlockList } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { compilePathRegex, type PathRegex } from './path-regex.ts';
+import { ShardedMap, type ShardedMapBuilder } from './sharded-map.ts';
+import { ShardedIndex } from './sharded-index.ts';
+import { isStrictlySorted, sortedChanges, type Change } from './sorted-changes.ts';
 import { blockListOf } from './source-ranges.ts';
 import type { HeaderPolicy } from './headers.ts';
 import type { BackendProtocol, WireProtocol, Endpoint, FallbackSpec, HttpsSettings, LocationPolicy, NextUpstreamPolicy, ObjectRef, RouteSpec, RouteTableSpec, TimeoutPolicy, UpstreamSpec, VirtualHostSpec } from './route-spec.ts';
@@ -169,6 +173,8 @@ interface RegexRoute {
 }
 
 class CompiledHost {
+  /** What it was compiled from: a next table takes it over only for this very object. */
+  readonly spec: VirtualHostSpec;
   readonly #exact = new Map<string, Target>();
   readonly #prefixes: TrieNode = { children: new Map(), target: null };
   readonly #regexes: RegexRoute[] = [];
@@ -176,10 +182,11 @@ class CompiledHost {
   /** The upstreams its targets hold, by the id they were looked up by: a next table reuses this host only if it has the same ones. */
   readonly upstreams: ReadonlyMap<string, Upstream>;
 
-  constructor(routes: readonly RouteSpec[], fallback: Target | null, targetFor: (route: RouteSpec) => Target, upstreams: ReadonlyMap<string, Upstream>) {
+  constructor(spec: VirtualHostSpec, fallback: Target | null, targetFor: (route: RouteSpec) => Target, upstreams: ReadonlyMap<string, Upstream>) {
+    this.spec = spec;
     this.fallback = fallback;
     this.upstreams = upstreams;
-    for (const route of routes) {
+    for (const route of spec.routes) {
       const target = targetFor(route);
       if (route.match === 'exact') {
         if (!this.#exact.has(route.path)) this.#exact.set(route.path, target);
@@ -249,7 +256,7 @@ function compileHost(virtualHost: VirtualHostSpec, table: TableStages): Compiled
   };
   const recording: TableStages = { ...table, upstreamOf };
   const fallback = virtualHost.fallback ? makeTarget(upstreamOf(virtualHost.fallback.upstream), null, virtualHost.fallback, recording) : null;
-  return new CompiledHost(virtualHost.routes, fallback, (route) => makeTarget(upstreamOf(route.upstream), route, route, recording), used);
+  return new CompiledHost(virtualHost, fallback, (route) => makeTarget(upstreamOf(route.upstream), route, route, recording), used);
 }
 
 /** True when every upstream `host`'s targets hold is still the one `byId` has for its id. */
@@ -279,7 +286,143 @@ function sameTargetInputs(a: TargetInputs, b: TargetInputs): boolean {
   return a.compileStages === b.compileStages && (a.settings === b.settings || isDeepStrictEqual(a.settings, b.settings));
 }
 
-const NO_COMPILED_HOSTS: ReadonlyMap<VirtualHostSpec, CompiledHost> = new Map();
+/**
+ * Upstreams by id as UpstreamPools prepares them for a table: `base` is the map they were prepared
+ * from (the one the table being replaced routes to), `replaced` the ids whose Upstream is not
+ * base's (added or removed), or null when that is not known.
+ */
+export interface UpstreamsSince {
+  readonly byId: ReadonlyMap<string, Upstream>;
+  readonly base: ReadonlyMap<string, Upstream>;
+  readonly replaced: readonly string[] | null;
+}
+
+/** How a table finds its compiled hosts, kept so that the next table can derive its own from it. */
+interface HostLookup {
+  /** Each compiled host by its spec's name. */
+  readonly byName: ShardedMap<CompiledHost>;
+  /** Exact names (hosts and aliases) to the host that has them. */
+  readonly exact: ShardedMap<CompiledHost>;
+  /** Wildcard names keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
+  readonly wildcard: ShardedMap<CompiledHost>;
+  readonly catchAll: CompiledHost | null;
+  /** The names of the hosts that list each alias: when several hosts have a name, the last in order wins. */
+  readonly aliasClaims: ShardedMap<readonly string[]>;
+  /** The names of the hosts whose targets hold each upstream id's Upstream, to compile again when it is replaced. */
+  readonly upstreamUsers: ShardedIndex;
+  /** Whether the spec's hosts were strictly sorted by name: only then can the next table walk them. */
+  readonly sorted: boolean;
+}
+
+const hostName = (virtualHost: VirtualHostSpec): string => virtualHost.host;
+
+type LookupBuilder = ShardedMapBuilder<CompiledHost>;
+
+/** Puts a host under one of its names (exact or wildcard; the catch-all's '' is no name). */
+function placeName(name: string, compiled: CompiledHost | undefined, exact: LookupBuilder, wildcard: LookupBuilder): void {
+  const isWildcard = name.startsWith('*.');
+  if (!isWildcard && name === '') return;
+  const map = isWildcard ? wildcard : exact;
+  const key = isWildcard ? name.slice(2) : name;
+  if (compiled === undefined) map.delete(key);
+  else map.set(key, compiled);
+}
+
+function addClaim(claims: ShardedMapBuilder<readonly string[]>, alias: string, host: string): void {
+  const claimants = claims.get(alias) ?? [];
+  if (!claimants.includes(host)) claims.set(alias, [...claimants, host]);
+}
+
+function removeClaim(claims: ShardedMapBuilder<readonly string[]>, alias: string, host: string): void {
+  const claimants = claims.get(alias);
+  if (claimants === undefined) return;
+  const rest = claimants.filter((claimant) => claimant !== host);
+  if (rest.length === 0) claims.delete(alias);
+  else claims.set(alias, rest);
+}
+
+/**
+ * The lookup for these hosts, each compiled or taken over from `lent` (the previous table's, when
+ * its target inputs are this table's) when it has the very spec object and the same upstreams.
+ * A name several hosts have goes to the last of them in the list.
+ */
+function lookupFromScratch(virtualHosts: readonly VirtualHostSpec[], compile: (virtualHost: VirtualHostSpec) => CompiledHost, lent: HostLookup | null, byId: ReadonlyMap<string, Upstream>): HostLookup {
+  const byName = ShardedMap.empty<CompiledHost>().builder();
+  const exact = ShardedMap.empty<CompiledHost>().builder();
+  const wildcard = ShardedMap.empty<CompiledHost>().builder();
+  const aliasClaims = ShardedMap.empty<readonly string[]>().builder();
+  const upstreamUsers = ShardedIndex.empty().builder();
+  let catchAll: CompiledHost | null = null;
+  for (const virtualHost of virtualHosts) {
+    const inherited = lent?.byName.get(virtualHost.host);
+    const compiled = inherited !== undefined && inherited.spec === virtualHost && holdsSameUpstreams(inherited, byId) ? inherited : compile(virtualHost);
+    byName.set(virtualHost.host, compiled);
+    if (virtualHost.host === '') catchAll = compiled;
+    placeName(virtualHost.host, compiled, exact, wildcard);
+    for (const alias of virtualHost.aliases ?? []) {
+      placeName(alias, compiled, exact, wildcard);
+      addClaim(aliasClaims, alias, virtualHost.host);
+    }
+    for (const id of compiled.upstreams.keys()) upstreamUsers.add(id, virtualHost.host);
+  }
+  return { byName: byName.build(), exact: exact.build(), wildcard: wildcard.build(), catchAll, aliasClaims: aliasClaims.build(), upstreamUsers: upstreamUsers.build(), sorted: isStrictlySorted(virtualHosts, hostName) };
+}
+
+/**
+ * `previous` (a lookup of hosts sorted by name) with these hosts changed, and the hosts whose
+ * Upstreams were replaced compiled again; everything else is shared with it. With the hosts sorted,
+ * the last of the hosts that have a name is the one with the greatest name.
+ */
+function lookupFromChanges(previous: HostLookup, changes: readonly Change<VirtualHostSpec>[], replaced: readonly string[], byId: ReadonlyMap<string, Upstream>, compile: (virtualHost: VirtualHostSpec) => CompiledHost): HostLookup {
+  /** Each host to compile: its spec, or null when it is gone. */
+  const touched = new Map<string, VirtualHostSpec | null>();
+  for (const change of changes) touched.set(change.key, change.after ?? null);
+  for (const id of replaced) {
+    for (const name of previous.upstreamUsers.membersOf(id)) {
+      const compiled = previous.byName.get(name);
+      if (compiled !== undefined && !touched.has(name) && !holdsSameUpstreams(compiled, byId)) touched.set(name, compiled.spec);
+    }
+  }
+  if (touched.size === 0) return previous;
+
+  const byName = previous.byName.builder();
+  const aliasClaims = previous.aliasClaims.builder();
+  const upstreamUsers = previous.upstreamUsers.builder();
+  /** The names whose host may have changed. */
+  const names = new Set<string>();
+  for (const [name, spec] of touched) {
+    const before = previous.byName.get(name);
+    const after = spec === null ? undefined : compile(spec);
+    names.add(name);
+    if (after === undefined) byName.delete(name);
+    else byName.set(name, after);
+    for (const alias of before?.spec.aliases ?? []) {
+      names.add(alias);
+      removeClaim(aliasClaims, alias, name);
+    }
+    for (const alias of spec?.aliases ?? []) {
+      names.add(alias);
+      addClaim(aliasClaims, alias, name);
+    }
+    for (const id of before?.upstreams.keys() ?? []) {
+      if (!after?.upstreams.has(id)) upstreamUsers.delete(id, name);
+    }
+    for (const id of after?.upstreams.keys() ?? []) {
+      if (!before?.upstreams.has(id)) upstreamUsers.add(id, name);
+    }
+  }
+
+  const exact = previous.exact.builder();
+  const wildcard = previous.wildcard.builder();
+  for (const name of names) {
+    let winner = byName.has(name) ? name : undefined;
+    for (const claimant of aliasClaims.get(name) ?? []) {
+      if (winner === undefined || claimant > winner) winner = claimant;
+    }
+    placeName(name, winner === undefined ? undefined : byName.get(winner), exact, wildcard);
+  }
+  return { byName: byName.build(), exact: exact.build(), wildcard: wildcard.build(), catchAll: byName.get('') ?? null, aliasClaims: aliasClaims.build(), upstreamUsers: upstreamUsers.build(), sorted: true };
+}
 
 /**
  * Throws what compiling these hosts would throw (a regex path RE2 refuses), without compiling them:
@@ -306,33 +449,32 @@ export class RouteTable {
   readonly useForwardedHeaders: boolean;
   /** The peers trusted to name the client in X-Forwarded-For (proxy-real-ip-cidr), or null. */
   readonly realIpFrom: BlockList | null;
-  readonly #exactHosts = new Map<string, CompiledHost>();
-  /** Wildcard hosts keyed by the domain after `*.`: `*.foo.com` is found under `foo.com`. */
-  readonly #wildcardHosts = new Map<string, CompiledHost>();
-  readonly #catchAll: CompiledHost | null = null;
+  readonly #hosts: HostLookup;
   readonly #defaultTarget: Target | null;
   readonly #upstreams: ReadonlyMap<string, Upstream>;
   /** from-to-www-redirect: host redirected from, to host redirected to. */
   readonly #hostRedirects: ReadonlyMap<string, string>;
   readonly #targetInputs: TargetInputs;
-  /** Each compiled host by the spec object it was compiled from, for the next table to take over. */
-  readonly #compiledBySpec = new Map<VirtualHostSpec, CompiledHost>();
 
   /**
    * `upstreams` are the ones to route to, by id (UpstreamPools, so balancer state outlives the
    * swap); absent, the table makes its own from the spec. `previous`, the table this one replaces,
    * lends its compiled hosts: a host whose spec is the very object `previous` compiled, whose
    * upstreams are the same Upstream objects and whose table-wide inputs (settings, stage compiler)
-   * are equal, is taken over as it is instead of compiled again. Anything else compiles.
+   * are equal, is taken over as it is instead of compiled again. Anything else compiles. When both
+   * tables' hosts are sorted by name and the upstreams say which of them were replaced since
+   * `previous` (UpstreamsSince), only the hosts that differ are looked at: the lookup maps are
+   * `previous`'s with those changes.
    */
-  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream>, previous: RouteTable | null = null) {
+  constructor(spec: RouteTableSpec, compileStages: StageCompiler = NO_STAGE_COMPILER, upstreams?: ReadonlyMap<string, Upstream> | UpstreamsSince, previous: RouteTable | null = null) {
     this.spec = spec;
     this.https = spec.https ?? DEFAULT_HTTPS_SETTINGS;
     this.useForwardedHeaders = spec.useForwardedHeaders ?? false;
-    this.realIpFrom = spec.realIpFrom ? blockListOf(spec.realIpFrom) : null;
+    this.realIpFrom = spec.realIpFrom ? (previous?.spec.realIpFrom === spec.realIpFrom ? previous.realIpFrom : blockListOf(spec.realIpFrom)) : null;
     const settings: TableSettings = { https: this.https, useForwardedHeaders: this.useForwardedHeaders };
     this.responseStages = this.https.hsts ? [hstsStage(this.https.hsts)] : NO_RESPONSE_STAGES;
-    const byId = upstreams ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
+    const since = upstreams !== undefined && 'replaced' in upstreams ? upstreams : null;
+    const byId: ReadonlyMap<string, Upstream> = since?.byId ?? (upstreams as ReadonlyMap<string, Upstream> | undefined) ?? new Map(spec.upstreams.map((upstream) => [upstream.id, new Upstream(upstream)]));
     const upstreamOf = (id: string): Upstream => byId.get(id) ?? new Upstream({ id, namespace: '', service: '', servicePort: '', endpoints: [] });
     const table: TableStages = {
       compile: (target) => compileStages(target, settings),
@@ -347,21 +489,17 @@ export class RouteTable {
       settings: { https: this.https, useForwardedHeaders: this.useForwardedHeaders, bodySizeLimit: table.bodySizeLimit, timeouts: table.timeouts, nextUpstream: table.nextUpstream },
     };
     this.headerPolicy = { hostFromTarget: null, underscoresInHeaders: spec.underscoresInHeaders ?? false };
-    this.#hostRedirects = new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));
+    this.#hostRedirects = previous !== null && previous.spec.hostRedirects === spec.hostRedirects ? previous.#hostRedirects : new Map((spec.hostRedirects ?? []).map((redirect) => [redirect.from, redirect.to]));
     this.#upstreams = byId;
 
     this.#defaultTarget = spec.defaultBackend ? makeTarget(upstreamOf(spec.defaultBackend.upstream), null, spec.defaultBackend, table) : null;
-    const lent = previous !== null && sameTargetInputs(previous.#targetInputs, this.#targetInputs) ? previous.#compiledBySpec : NO_COMPILED_HOSTS;
-    for (const virtualHost of spec.virtualHosts) {
-      const inherited = lent.get(virtualHost);
-      const compiled = inherited !== undefined && holdsSameUpstreams(inherited, byId) ? inherited : compileHost(virtualHost, table);
-      this.#compiledBySpec.set(virtualHost, compiled);
-      if (virtualHost.host === '') this.#catchAll = compiled;
-      for (const name of [virtualHost.host, ...(virtualHost.aliases ?? [])]) {
-        if (name.startsWith('*.')) this.#wildcardHosts.set(name.slice(2), compiled);
-        else if (name !== '') this.#exactHosts.set(name, compiled);
-      }
-    }
+    const lender = previous !== null && sameTargetInputs(previous.#targetInputs, this.#targetInputs) ? previous : null;
+    const compile = (virtualHost: VirtualHostSpec): CompiledHost => compileHost(virtualHost, table);
+    // `replaced` tells what changed for the lender's hosts only if the upstreams were prepared from the ones it routes to.
+    const replaced = lender !== null && since !== null && since.base === lender.#upstreams ? since.replaced : null;
+    const changes = lender !== null && replaced !== null && lender.#hosts.sorted ? sortedChanges(lender.spec.virtualHosts, spec.virtualHosts, hostName) : null;
+    this.#hosts =
+      lender !== null && replaced !== null && changes !== null ? lookupFromChanges(lender.#hosts, changes, replaced, byId, compile) : lookupFromScratch(spec.virtualHosts, compile, lender === null ? null : lender.#hosts, byId);
   }
 
   /** The host a from-to-www-redirect sends this host to, or undefined. */
@@ -384,11 +522,11 @@ export class RouteTable {
   }
 
   #hostFor(host: string): CompiledHost | undefined {
-    const exact = this.#exactHosts.get(host);
+    const exact = this.#hosts.exact.get(host);
     if (exact) return exact;
     const dot = host.indexOf('.');
     // A wildcard covers exactly one extra label, so only the first label is stripped.
-    return dot > 0 ? this.#wildcardHosts.get(host.slice(dot + 1)) : undefined;
+    return dot > 0 ? this.#hosts.wildcard.get(host.slice(dot + 1)) : undefined;
   }
 
   /** True when a rule names this host (exactly or by wildcard), so it isn't the default server's. */
@@ -401,7 +539,7 @@ export class RouteTable {
    * normalized (hostForMatching, pathForMatching).
    */
   match(host: string, path: string): Target | null {
-    const compiled = this.#hostFor(host) ?? this.#catchAll;
+    const compiled = this.#hostFor(host) ?? this.#hosts.catchAll;
     if (!compiled) return this.#defaultTarget;
     return compiled.match(path) ?? compiled.fallback ?? this.#defaultTarget;
   }

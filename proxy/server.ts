@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
 import { DEFAULT_STREAM_TIMEOUT_MS, type RouteTableSpec, type UpstreamSpec, type WireProtocol } from './route-spec.ts';
-import { RouteTable, type StageCompiler, type Upstream } from './route-table.ts';
+import { RouteTable, type StageCompiler, type UpstreamsSince } from './route-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 import { finishAnswer, finishExchange, type Answer, type AuthCheck, type Exchange } from './pipeline.ts';
@@ -181,11 +181,11 @@ export class ProxyServer {
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
     const upstreams = this.#pools.prepare(spec.upstreams);
-    const routes = new RouteTable(spec, this.#compileStages, upstreams.byId, previous.routes);
+    const routes = new RouteTable(spec, this.#compileStages, upstreams, previous.routes);
     const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
     upstreams.commit();
     this.#compiled = { routes, certificates };
-    this.#applyStreams(spec, upstreams.byId);
+    this.#applyStreams(spec, previous.routes.spec, upstreams);
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
     if (this.#https && certificates.defaultContext !== previous.certificates.defaultContext) {
@@ -196,7 +196,7 @@ export class ProxyServer {
   }
 
   /** The table's stream ports and passthrough hosts, on the upstreams the table now uses. */
-  #applyStreams(spec: RouteTableSpec, upstreams: ReadonlyMap<string, Upstream>): void {
+  #applyStreams(spec: RouteTableSpec, previous: RouteTableSpec, { byId: upstreams, replaced }: UpstreamsSince): void {
     const idleMs = spec.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS;
     const routeOf = (upstreamId: string, protocol: StreamLabels['protocol'], port: number, spec: StreamRoute['spec']): StreamRoute | null => {
       const upstream = upstreams.get(upstreamId);
@@ -208,6 +208,9 @@ export class ProxyServer {
       return route === null ? [] : [{ ...stream, route }];
     });
     void this.#streams.apply(streams);
+    // The same passthrough hosts on the same Upstream objects route as they did.
+    const samePassthrough = spec.passthrough === previous.passthrough && (spec.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS) === (previous.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS) && replaced?.length === 0;
+    if (samePassthrough) return;
     const passthrough = new Map<string, StreamRoute>();
     for (const entry of spec.passthrough ?? []) {
       const route = routeOf(entry.upstream, 'passthrough', this.#options.httpsPort ?? 0, { acceptProxyProtocol: false, sendProxyProtocol: false });
@@ -224,7 +227,10 @@ export class ProxyServer {
   }
 
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
-    return this.#compiled.routes.updateEndpoints(upstreams);
+    if (!this.#compiled.routes.updateEndpoints(upstreams)) return false;
+    // The next table sets its own endpoints on these again, as it would had they not been updated.
+    this.#pools.endpointsUpdated(upstreams.map((upstream) => upstream.id));
+    return true;
   }
 
   /** The certificate served when nothing else matches and no --default-ssl-certificate is set. */

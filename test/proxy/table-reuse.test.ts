@@ -43,7 +43,7 @@ function table(virtualHosts: readonly VirtualHostSpec[] = hosts(), fields: Parti
 /** What ProxyServer.swap does with the tables: pooled upstreams, the previous table lent. */
 function swapIn(pools: UpstreamPools, spec: RouteTableSpec, previous: RouteTable | null): RouteTable {
   const prepared = pools.prepare(spec.upstreams);
-  const compiled = new RouteTable(spec, compileStages, prepared.byId, previous);
+  const compiled = new RouteTable(spec, compileStages, prepared, previous);
   prepared.commit();
   return compiled;
 }
