@@ -189,7 +189,7 @@ export class ProxyServer {
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
     if (this.#https && certificates.defaultContext !== previous.certificates.defaultContext) {
-      const material = spec.tls?.certificates.find((certificate) => certificate.id === certificates.defaultCertificateId)?.material ?? this.#fakeCertificate;
+      const material = certificates.defaultCertificate?.material ?? this.#fakeCertificate;
       this.#https.noSni.setSecureContext({ ...TLS_PROTOCOL_SETTINGS, cert: material.certificatePem, key: material.keyPem, sessionTimeout: TLS_SESSION_TIMEOUT_S, ticketKeys: this.#ticketKeys });
     }
     return certificates.unusable;
