@@ -26,24 +26,18 @@ export function isStrictlySorted<T>(items: readonly T[], keyOf: (item: T) => str
 /**
  * The entries of `next` that are not those of `previous`, in key order; null when `next` is not
  * strictly sorted by key. `previous` must be strictly sorted (the caller knows it from the walk
- * that produced it, or checked it once): two neighbours of `next` that are both entries of
- * `previous` are then in order already, so keys are compared only next to entries that differ.
+ * that produced it, or checked it once). Keys are compared only where the lists differ: an entry
+ * of `next` that is also the entry of `previous` the walk is at needs no comparison, since every
+ * entry before it in either list was found below it (by `previous`'s order, or by comparing).
  */
 export function sortedChanges<T>(previous: readonly T[], next: readonly T[], keyOf: (item: T) => string): Change<T>[] | null {
   const changes: Change<T>[] = [];
   let before = 0;
   let after = 0;
-  /** Whether next[after - 1] is an entry of previous, met in the walk. */
-  let lastShared = false;
   while (before < previous.length || after < next.length) {
     if (before < previous.length && after < next.length && previous[before] === next[after]) {
-      // A run of shared entries: only its first is compared, with a new entry before it.
-      if (after > 0 && !lastShared && keyOf(next[after - 1] as T) >= keyOf(next[after] as T)) return null;
-      do {
-        before++;
-        after++;
-      } while (before < previous.length && after < next.length && previous[before] === next[after]);
-      lastShared = true;
+      before++;
+      after++;
       continue;
     }
     if (after === next.length) {
@@ -62,7 +56,6 @@ export function sortedChanges<T>(previous: readonly T[], next: readonly T[], key
       continue;
     }
     if (after > 0 && keyOf(next[after - 1] as T) >= nowKey) return null;
-    lastShared = false;
     if (order > 0) {
       changes.push({ key: nowKey, before: undefined, after: now });
       after++;

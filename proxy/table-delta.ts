@@ -190,7 +190,6 @@ export function tableDeltaFrom(previous: RouteTableSpec, previousSorted: SortedL
     changed[field] = next[field];
     if (field === 'tls') tlsSorted = { certificates: isStrictlySorted(next.tls?.certificates ?? [], certificateId), tlsHosts: isStrictlySorted(next.tls?.hosts ?? [], tlsHostName) };
   }
-  if (!next.tls) tlsSorted = { certificates: true, tlsHosts: true };
   const virtualHosts = walkList(previous.virtualHosts, previousSorted.virtualHosts, next.virtualHosts, hostName);
   const upstreams = walkList(previous.upstreams, previousSorted.upstreams, next.upstreams, upstreamId);
   return {
