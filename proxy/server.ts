@@ -11,7 +11,8 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
 import { DEFAULT_STREAM_TIMEOUT_MS, type RouteTableSpec, type UpstreamSpec, type WireProtocol } from './route-spec.ts';
-import { RouteTable, type StageCompiler, type UpstreamsSince } from './route-table.ts';
+import type { RouteTable, StageCompiler, UpstreamsSince } from './route-table.ts';
+import { compileNextTable, emptyTable, updateTableEndpoints, type CompiledTable } from './compiled-table.ts';
 import { stageCompiler } from './stages.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 import { finishAnswer, finishExchange, type Answer, type AuthCheck, type Exchange } from './pipeline.ts';
@@ -22,7 +23,7 @@ import { STATUS_NOT_FOUND } from './errors.ts';
 import { forwardRequest, newRequestId, respondWithStatus, writeAnswer, type ClientRequest, type ClientResponse, type ForwardDeps, type Timeouts } from './forward.ts';
 import { tunnelUpgrade, writeRawAnswer } from './upgrade.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
-import { CertificateContexts, TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
+import { TLS_PROTOCOL_SETTINGS, secureContextFor } from './tls-contexts.ts';
 import { makeFakeCertificate, type PemPair } from './tls-fake-certificate.ts';
 import { createTlsListener } from './tls-listener.ts';
 import { StreamPorts, relayStream, type StreamEnvironment, type StreamRoute } from './streams.ts';
@@ -83,12 +84,6 @@ interface HttpsServers {
   readonly noSni: Http2SecureServer;
 }
 
-/** The route table and the secure contexts compiled from the same spec, swapped as one. */
-interface CompiledTable {
-  readonly routes: RouteTable;
-  readonly certificates: CertificateContexts;
-}
-
 export class ProxyServer {
   readonly #options: ProxyOptions;
   readonly #metrics: ProxyMetrics;
@@ -127,7 +122,7 @@ export class ProxyServer {
     this.#fakeCertificate = options.sharedTls?.fakeCertificate ?? makeFakeCertificate(new Date());
     this.#ticketKeys = options.sharedTls ? Buffer.from(options.sharedTls.ticketKeys) : newTicketKeys();
     this.#fakeContext = secureContextFor(this.#fakeCertificate);
-    this.#compiled = { routes: RouteTable.empty(), certificates: new CertificateContexts(undefined, this.#fakeContext, null) };
+    this.#compiled = emptyTable(this.#fakeContext);
 
     this.#httpServer = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS }, (req, res) => this.#handle(req, res, false));
     this.#httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, false));
@@ -180,11 +175,9 @@ export class ProxyServer {
    */
   swap(spec: RouteTableSpec): readonly string[] {
     const previous = this.#compiled;
-    const upstreams = this.#pools.prepare(spec.upstreams);
-    const routes = new RouteTable(spec, this.#compileStages, upstreams, previous.routes);
-    const certificates = new CertificateContexts(spec.tls, this.#fakeContext, previous.certificates);
-    upstreams.commit();
-    this.#compiled = { routes, certificates };
+    const { table, upstreams } = compileNextTable(spec, previous, this.#pools, this.#compileStages, this.#fakeContext);
+    const { certificates } = table;
+    this.#compiled = table;
     this.#applyStreams(spec, previous.routes.spec, upstreams);
     if (certificates.unusable.length > 0) this.#metrics.tlsCertificatesRefused.inc(certificates.unusable.length);
     // Clients that send no SNI get the server's own context, which only setSecureContext changes.
@@ -227,10 +220,7 @@ export class ProxyServer {
   }
 
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
-    if (!this.#compiled.routes.updateEndpoints(upstreams)) return false;
-    // The next table sets its own endpoints on these again, as it would had they not been updated.
-    this.#pools.endpointsUpdated(upstreams.map((upstream) => upstream.id));
-    return true;
+    return updateTableEndpoints(this.#compiled, this.#pools, upstreams);
   }
 
   /** The certificate served when nothing else matches and no --default-ssl-certificate is set. */

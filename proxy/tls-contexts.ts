@@ -61,17 +61,6 @@ interface ContextLookup {
 const certificateId = (certificate: CertificateSpec): string => certificate.id;
 const tlsHostName = (host: TlsHostSpec): string => host.host;
 
-const NO_CONTEXTS: ContextLookup = {
-  certificates: [],
-  hosts: [],
-  certificatesSorted: true,
-  hostsSorted: true,
-  byId: ShardedMap.empty(),
-  refused: [],
-  exact: ShardedMap.empty(),
-  wildcard: ShardedMap.empty(),
-};
-
 function compileCertificate(certificate: CertificateSpec, byId: ShardedMapBuilder<SecureContext>, refused: Refusal[]): void {
   try {
     byId.set(certificate.id, secureContextFor(certificate.material));
@@ -81,11 +70,11 @@ function compileCertificate(certificate: CertificateSpec, byId: ShardedMapBuilde
 }
 
 /** Contexts for these certificates, each taken from `previous` when it has its id, else compiled. */
-function certificatesFromScratch(certificates: readonly CertificateSpec[], previous: ContextLookup): Pick<ContextLookup, 'byId' | 'refused' | 'certificatesSorted'> {
+function certificatesFromScratch(certificates: readonly CertificateSpec[], previous: ContextLookup | null): Pick<ContextLookup, 'byId' | 'refused' | 'certificatesSorted'> {
   const byId = ShardedMap.empty<SecureContext>().builder();
   const refused: Refusal[] = [];
   for (const certificate of certificates) {
-    const reused = previous.byId.get(certificate.id);
+    const reused = previous?.byId.get(certificate.id);
     if (reused) byId.set(certificate.id, reused);
     else compileCertificate(certificate, byId, refused);
   }
@@ -153,11 +142,11 @@ export class CertificateContexts {
   readonly unusable: readonly string[];
 
   constructor(spec: TlsSpec | undefined, fakeContext: SecureContext, previous: CertificateContexts | null) {
-    const before = previous === null ? NO_CONTEXTS : previous.#lookup;
+    const before = previous === null ? null : previous.#lookup;
     const certificates = spec?.certificates ?? [];
     const hosts = spec?.hosts ?? [];
-    const compiled = certificatesFromChanges(certificates, before) ?? certificatesFromScratch(certificates, before);
-    const named = hostsFromChanges(hosts, before) ?? hostsFromScratch(hosts, compiled.byId);
+    const compiled = (before === null ? null : certificatesFromChanges(certificates, before)) ?? certificatesFromScratch(certificates, before);
+    const named = (before === null ? null : hostsFromChanges(hosts, before)) ?? hostsFromScratch(hosts, compiled.byId);
     this.#lookup = { certificates, hosts, ...compiled, ...named };
     const chosenDefault = spec?.defaultCertificate ? compiled.byId.get(spec.defaultCertificate) : undefined;
     this.defaultContext = chosenDefault ?? fakeContext;
