@@ -250,71 +250,160 @@ const overIpc = <T>(value: T): T => deserialize(serialize(value)) as T;
 const runs = Number(process.env.PIER_PROPERTY_RUNS ?? 150);
 const seed = process.env.PIER_PROPERTY_SEED === undefined ? 20261202 : Number(process.env.PIER_PROPERTY_SEED);
 
+/**
+ * Swaps the spec each step's changes make into both chains (the endpoint updates after it) and
+ * holds each chain's answers to those of a table compiled from scratch for the same spec.
+ */
+function checkSequence(steps: readonly (readonly Op[])[]): void {
+  const model = new Model();
+  const inProcess = new Plane();
+  const worker = new Plane();
+  /** The primary's last table and which of its lists are sorted; the worker's copy of that table. */
+  let sent: { spec: RouteTableSpec; sorted: SortedLists } | null = null;
+  let workerSpec: RouteTableSpec | null = null;
+  let previousUnsorted = false;
+
+  steps.forEach((ops, step) => {
+    for (const op of ops) model.apply(op);
+    const spec = model.spec(new Set(ops.flatMap((op) => (op.kind === 'unsorted' ? [op.list] : []))));
+    const before = answersWithTargets(inProcess.table);
+
+    inProcess.swap(spec);
+    if (sent === null || workerSpec === null) {
+      workerSpec = overIpc(spec);
+      sent = { spec, sorted: sortedListsOf(spec) };
+    } else {
+      const { delta, sorted } = tableDeltaFrom(sent.spec, sent.sorted, spec);
+      workerSpec = applyTableDelta(workerSpec, overIpc(delta));
+      sent = { spec, sorted };
+    }
+    worker.swap(workerSpec);
+
+    // Endpoint updates after the swap, to both processes, as the runtime sends them.
+    let expected = spec;
+    for (const op of ops) {
+      if (op.kind !== 'endpoint-update') continue;
+      const id = UPSTREAMS[op.upstream] as string;
+      if (!model.upstreams.has(id)) continue;
+      const update = [upstreamSpec(id, op.endpoints)];
+      assert.ok(inProcess.updateEndpoints(update), 'the in-process table has the upstream');
+      sent = { spec: withEndpointUpdates(sent.spec, update), sorted: sent.sorted };
+      workerSpec = withEndpointUpdates(workerSpec, update);
+      assert.ok(worker.updateEndpoints(update), "the worker's table has the upstream");
+      expected = withEndpointUpdates(expected, update);
+      if (op.kept) model.upstreams.set(id, update[0] as UpstreamSpec);
+    }
+
+    const wanted = answers(fromScratch(expected));
+    const context = `after step ${step} (${ops.map((op) => op.kind).join(', ')})`;
+    assert.deepStrictEqual(answers(inProcess.table), wanted, `in process, ${context}`);
+    assert.deepStrictEqual(answers(worker.table), wanted, `on the worker, ${context}`);
+    assertContextsFollowIds(inProcess.table);
+    assertContextsFollowIds(worker.table);
+    assert.deepStrictEqual(workerSpec, overIpc(sent.spec), `the worker's table is the primary's, ${context}`);
+
+    // A step that touches no host, no upstream's presence and no table-wide setting keeps every
+    // route's compiled target (after a step with a list out of order, the next table is built from scratch).
+    const keepsTargets = ops.every((op) => KEEPS_TARGETS.has(op.kind) || (op.kind === 'upstream' && before.upstreamIds.has(UPSTREAMS[op.upstream] as string)));
+    if (keepsTargets && !previousUnsorted) {
+      const after = answersWithTargets(inProcess.table);
+      for (const [request, target] of before.targets) {
+        if (after.targets.has(request)) assert.equal(after.targets.get(request), target, `${request} keeps its compiled target, ${context}`);
+      }
+    }
+    previousUnsorted = ops.some((op) => op.kind === 'unsorted');
+  });
+}
+
+// Named changes for the table-driven cases.
+const setHost = (name: (typeof HOSTS)[number], options: { readonly paths?: readonly string[]; readonly upstream?: number; readonly aliases?: readonly (typeof ALIASES)[number][]; readonly fallback?: number; readonly errors?: number } = {}): Op => ({
+  kind: 'host',
+  name: HOSTS.indexOf(name),
+  routes: (options.paths ?? ['/']).map((path) => ({ path: path === 'regex' ? 0 : PATHS.indexOf(path as (typeof PATHS)[number]), match: path === 'regex' ? 'regex' : 'prefix', upstream: options.upstream ?? 0, errors: options.errors ?? null })),
+  fallback: options.fallback ?? null,
+  aliases: options.aliases ?? [],
+});
+const removeHost = (name: (typeof HOSTS)[number]): Op => ({ kind: 'remove-host', name: HOSTS.indexOf(name) });
+const setUpstream = (upstream: number, endpoints: number): Op => ({ kind: 'upstream', upstream, endpoints });
+const removeUpstream = (upstream: number): Op => ({ kind: 'remove-upstream', upstream });
+const endpointUpdate = (upstream: number, endpoints: number, kept: boolean): Op => ({ kind: 'endpoint-update', upstream, endpoints, kept });
+const setCertificate = (certificate: number): Op => ({ kind: 'certificate', certificate });
+const removeCertificate = (certificate: number): Op => ({ kind: 'remove-certificate', certificate });
+const setTlsHost = (name: (typeof TLS_HOSTS)[number], certificate: number): Op => ({ kind: 'tls-host', name: TLS_HOSTS.indexOf(name), certificate });
+const removeTlsHost = (name: (typeof TLS_HOSTS)[number]): Op => ({ kind: 'remove-tls-host', name: TLS_HOSTS.indexOf(name) });
+const REFUSED = CERTIFICATES.indexOf('refused');
+const MISSING = CERTIFICATES.length;
+
+/** Three upstreams, two hosts and a wildcard, two certificates for two TLS hosts. */
+const BASE: readonly Op[] = [
+  setUpstream(0, 1),
+  setUpstream(1, 1),
+  setUpstream(2, 2),
+  setHost('a.example', { paths: ['/', 'regex'], errors: 2 }),
+  setHost('b.example', { upstream: 1, fallback: 2 }),
+  setHost('*.w.example', { upstream: 2 }),
+  setCertificate(0),
+  setCertificate(1),
+  setTlsHost('a.example', 0),
+  setTlsHost('*.w.example', 1),
+];
+
+const CASES: readonly (readonly [string, readonly (readonly Op[])[]])[] = [
+  ['a host is added, then removed', [[setHost('x.example', { paths: ['/a'] })], [removeHost('x.example')]]],
+  ["a host's paths change, then its upstream", [[setHost('a.example', { paths: ['/a', '/b'] })], [setHost('a.example', { paths: ['/a', '/b'], upstream: 1 })]]],
+  [
+    'an alias is added to one host, moves to another, then names a third host (the last in order has it) until that host goes',
+    [[setHost('a.example', { aliases: ['alias.example'] })], [setHost('a.example'), setHost('b.example', { aliases: ['alias.example'] })], [setHost('b.example', { aliases: ['a.example'] })], [removeHost('b.example')]],
+  ],
+  ['a wildcard alias is added, claimed by a later host too, then left to the first', [[setHost('x.example', { aliases: ['*.alias.example'] })], [setHost('b.example', { aliases: ['*.alias.example'] })], [removeHost('b.example')]]],
+  ['a wildcard one label up is added beside exact hosts under it, and wildcards are removed', [[setHost('*.example')], [setHost('c.w.example', { upstream: 1 })], [removeHost('*.w.example')], [removeHost('*.example')]]],
+  ['the catch-all is added, changed and removed', [[setHost('', { paths: ['/b'] })], [setHost('', { fallback: 1 })], [removeHost('')]]],
+  ["the default backend is set, its upstream's endpoints change, and it is cleared", [[{ kind: 'default-backend', upstream: 1 }], [setUpstream(1, 3)], [{ kind: 'default-backend', upstream: null }]]],
+  ["an upstream's endpoints change, it is removed while hosts still name it, and comes back", [[setUpstream(0, 3)], [removeUpstream(0)], [setUpstream(0, 2)]]],
+  ["an error pages' upstream is removed and comes back", [[removeUpstream(2)], [setUpstream(2, 3)]]],
+  ['endpoint updates the next tables carry, and one they set back', [[endpointUpdate(0, 3, true)], [setHost('x.example')], [endpointUpdate(1, 0, false)], [setHost('x.example', { paths: ['/a'] })]]],
+  ['a certificate is rotated: a new id, its TLS host moved to it, the old one dropped', [[setCertificate(2)], [setTlsHost('a.example', 2)], [removeCertificate(0)]]],
+  ['a certificate object is made again for the same id', [[setCertificate(0)], [setCertificate(1), setTlsHost('b.example', 1)]]],
+  ['TLS hosts are added and removed, exact and wildcard', [[setTlsHost('*.example', 1), setTlsHost('x.example', 0)], [removeTlsHost('*.w.example')], [removeTlsHost('x.example')]]],
+  ['a TLS host names a certificate that comes later, and goes again', [[setTlsHost('x.example', 2)], [setCertificate(2)], [removeCertificate(2)]]],
+  ['a certificate is refused, its host served the default until it names another', [[setCertificate(REFUSED), setTlsHost('b.example', REFUSED)], [{ kind: 'default-certificate', certificate: 1 }], [setTlsHost('b.example', 0)], [removeCertificate(REFUSED)]]],
+  ['the default certificate is set, names a missing certificate, and is cleared', [[{ kind: 'default-certificate', certificate: 0 }], [{ kind: 'default-certificate', certificate: MISSING }], [{ kind: 'default-certificate', certificate: null }]]],
+  ['the hosts come out of order once, then in order again', [[{ kind: 'unsorted', list: 'virtualHosts' }, setHost('x.example')], [setHost('x.example', { paths: ['/b'] })]]],
+  ['the TLS hosts and certificates come out of order once, then in order again', [[{ kind: 'unsorted', list: 'tlsHosts' }, setTlsHost('x.example', MISSING)], [{ kind: 'unsorted', list: 'certificates' }, setCertificate(2)], [setTlsHost('x.example', 2)]]],
+  ['the body size limit changes (every host compiled again)', [[{ kind: 'body-size-limit', bytes: 2048 }], [setHost('a.example', { paths: ['/a'] })]]],
+];
+
 describe('tables derived from the ones they replace', () => {
+  for (const [name, steps] of CASES) {
+    it(`route requests and pick certificates as tables compiled from scratch when ${name}, in process and on a worker`, () => {
+      checkSequence([BASE, ...steps]);
+    });
+  }
+
   it('route requests and pick certificates as tables compiled from scratch, after every change of random sequences, in process and on a worker', () => {
     fc.assert(
-      fc.property(fc.array(opArbitrary, { minLength: 4, maxLength: 16 }), fc.array(fc.array(opArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 20 }), (initial, steps) => {
-        const model = new Model();
-        const inProcess = new Plane();
-        const worker = new Plane();
-        /** The primary's last table and which of its lists are sorted; the worker's copy of that table. */
-        let sent: { spec: RouteTableSpec; sorted: SortedLists } | null = null;
-        let workerSpec: RouteTableSpec | null = null;
-        let previousUnsorted = false;
-
-        [initial, ...steps].forEach((ops, step) => {
-          for (const op of ops) model.apply(op);
-          const spec = model.spec(new Set(ops.flatMap((op) => (op.kind === 'unsorted' ? [op.list] : []))));
-          const before = answersWithTargets(inProcess.table);
-
-          inProcess.swap(spec);
-          if (sent === null || workerSpec === null) {
-            workerSpec = overIpc(spec);
-            sent = { spec, sorted: sortedListsOf(spec) };
-          } else {
-            const { delta, sorted } = tableDeltaFrom(sent.spec, sent.sorted, spec);
-            workerSpec = applyTableDelta(workerSpec, overIpc(delta));
-            sent = { spec, sorted };
-          }
-          worker.swap(workerSpec);
-
-          // Endpoint updates after the swap, to both processes, as the runtime sends them.
-          let expected = spec;
-          for (const op of ops) {
-            if (op.kind !== 'endpoint-update') continue;
-            const id = UPSTREAMS[op.upstream] as string;
-            if (!model.upstreams.has(id)) continue;
-            const update = [upstreamSpec(id, op.endpoints)];
-            assert.ok(inProcess.updateEndpoints(update), 'the in-process table has the upstream');
-            sent = { spec: withEndpointUpdates(sent.spec, update), sorted: sent.sorted };
-            workerSpec = withEndpointUpdates(workerSpec, update);
-            assert.ok(worker.updateEndpoints(update), "the worker's table has the upstream");
-            expected = withEndpointUpdates(expected, update);
-            if (op.kept) model.upstreams.set(id, update[0] as UpstreamSpec);
-          }
-
-          const wanted = answers(fromScratch(expected));
-          const context = `after step ${step} (${ops.map((op) => op.kind).join(', ')})`;
-          assert.deepStrictEqual(answers(inProcess.table), wanted, `in process, ${context}`);
-          assert.deepStrictEqual(answers(worker.table), wanted, `on the worker, ${context}`);
-          assertContextsFollowIds(inProcess.table);
-          assertContextsFollowIds(worker.table);
-          assert.deepStrictEqual(workerSpec, overIpc(sent.spec), `the worker's table is the primary's, ${context}`);
-
-          // A step that touches no host, no upstream's presence and no table-wide setting keeps every
-          // route's compiled target (after a step with unsorted hosts, the next table is built from scratch).
-          const keepsTargets = ops.every((op) => KEEPS_TARGETS.has(op.kind) || (op.kind === 'upstream' && before.upstreamIds.has(UPSTREAMS[op.upstream] as string)));
-          if (keepsTargets && !previousUnsorted) {
-            const after = answersWithTargets(inProcess.table);
-            for (const [request, target] of before.targets) {
-              if (after.targets.has(request)) assert.equal(after.targets.get(request), target, `${request} keeps its compiled target, ${context}`);
-            }
-          }
-          previousUnsorted = ops.some((op) => op.kind === 'unsorted');
-        });
-      }),
+      fc.property(fc.array(opArbitrary, { minLength: 4, maxLength: 16 }), fc.array(fc.array(opArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 20 }), (initial, steps) => checkSequence([initial, ...steps])),
       { numRuns: runs, seed },
     );
+  });
+
+  it('keep the context of a certificate whose id stays, and give a TLS host listed twice (out of order) its last entry that has a context', () => {
+    const certificate = (id: string): CertificateSpec => ({ id, secret: `default/${id}`, subject: id, notAfter: '2030-01-01T00:00:00Z', material: PEMS.get(id) as KeyMaterial });
+    const hosts = [{ host: 'a.example', certificate: 'c0' }, { host: 'b.example', certificate: 'c1' }];
+    const first = new CertificateContexts({ certificates: [certificate('c0'), certificate('c1')], hosts, defaultCertificate: null }, fakeContext, null);
+    const second = new CertificateContexts({ certificates: [certificate('c0'), certificate('c1')], hosts: [...hosts], defaultCertificate: null }, fakeContext, first);
+    assert.equal(second.forServerName('a.example'), first.forServerName('a.example'), 'c0, a new object of the same id, keeps its context');
+    assert.notEqual(second.forServerName('a.example'), second.forServerName('b.example'));
+
+    const twice = new CertificateContexts(
+      { certificates: [certificate('c1'), certificate('c0'), certificate('refused')], hosts: [{ host: 'b.example', certificate: 'c1' }, { host: 'a.example', certificate: 'c0' }, { host: 'a.example', certificate: 'c1' }, { host: 'b.example', certificate: 'refused' }, { host: 'b.example', certificate: 'missing' }], defaultCertificate: null },
+      fakeContext,
+      second,
+    );
+    assert.equal(twice.certificateIdFor('a.example'), 'c1');
+    assert.equal(twice.certificateIdFor('b.example'), 'c1', 'the later entries name certificates without a context');
+    assert.equal(twice.unusable.length, 1);
+    assert.equal(twice.forServerName('b.example'), second.forServerName('b.example'), 'c1 keeps its context through a table built from scratch');
   });
 
   it('compile only the changed host among thousands, in process and from a delta', () => {
