@@ -32,6 +32,8 @@ export function isStrictlySorted<T>(items: readonly T[], keyOf: (item: T) => str
  */
 export function sortedChanges<T>(previous: readonly T[], next: readonly T[], keyOf: (item: T) => string): Change<T>[] | null {
   const changes: Change<T>[] = [];
+  // The same array: a list nothing touched (the operator and applyListDelta hand those over again).
+  if (previous === next) return changes;
   let before = 0;
   let after = 0;
   while (before < previous.length || after < next.length) {
