@@ -7,16 +7,15 @@
 // same job with a trie; its lookups measured here about 7 times slower than a Map's, too slow for
 // the request path.)
 
+/** A power of two, so a shard is the hash's low bits. */
 const SHARDS = 256;
 
 function shardOf(key: string): number {
   // FNV-1a over UTF-16 code units: cheap, and spreads keys that differ in one character.
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < key.length; index++) {
-    hash ^= key.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % SHARDS;
+  let hash = 0x811c9dc5 | 0;
+  const length = key.length;
+  for (let index = 0; index < length; index++) hash = Math.imul(hash ^ key.charCodeAt(index), 0x01000193);
+  return hash & (SHARDS - 1);
 }
 
 const EMPTY_SHARD: ReadonlyMap<string, never> = new Map<string, never>();
