@@ -117,8 +117,8 @@ export async function runController(config: Config, log: Logger): Promise<number
   const addresses = new PublishedAddresses(flags, ownPod, kc.makeApiClient(CoreV1Api), { onChange: () => recompute('published addresses'), onPermission: (problem) => setProblem('addresses', problem) }, log);
   let leader: LeaderElector | null = null;
   let source: ClusterSource | null = null;
-  /** The last routes computed, for changes that only touch Ingress status. */
-  let lastResult: RouteComputation | null = null;
+  /** The last routes computed and their snapshot, for changes that only touch Ingress status. */
+  let last: { readonly result: RouteComputation; readonly snapshot: Snapshot } | null = null;
   /**
    * The Ingresses whose status may need a write since the leader's last look: those that changed,
    * or all of them (on becoming leader, or when IngressClasses changed who is ours).
@@ -141,16 +141,19 @@ export async function runController(config: Config, log: Logger): Promise<number
       const onlyStatus = changedOnly(STATUS_ONLY_CAUSES);
       const newLeader = changed.has('leadership');
       changed.clear();
+      if (onlyStatus && last) {
+        // New addresses or a new leader change what status says, not what the proxy serves. The
+        // store has nothing new (every write to it is a cause of its own), so the last snapshot
+        // serves: a new one would carry its changes past the incremental computation.
+        if (newLeader) statusCandidates = 'all';
+        if (leader?.isLeader) leaderWork({ result: last.result, snapshot: last.snapshot, addresses: addresses.current(last.snapshot), takeCandidates });
+        return;
+      }
       const snapshot = store.snapshot();
       noteChanges(snapshot);
       if (newLeader) statusCandidates = 'all';
-      if (onlyStatus && lastResult) {
-        // New addresses or a new leader change what status says, not what the proxy serves.
-        if (leader?.isLeader) leaderWork({ result: lastResult, snapshot, addresses: addresses.current(snapshot), takeCandidates });
-        return;
-      }
       const result = runtime.apply(snapshot, onlyEndpoints);
-      lastResult = result;
+      last = { result, snapshot };
       if (leader?.isLeader) leaderWork({ result, snapshot, addresses: addresses.current(snapshot), takeCandidates });
     },
     HOLD_OFF_MS,
