@@ -141,6 +141,7 @@ export class Runtime {
   apply(snapshot: Snapshot, onlyEndpointsChanged = false): RouteComputation {
     const started = performance.now();
     const result = this.#routes.update(snapshot, Date.now());
+    this.metrics.routeComputations.inc({ scope: this.#routes.lastScope });
     const moved = onlyEndpointsChanged && this.#table ? endpointChanges(this.#table, result.table) : null;
     const updatedInPlace = moved !== null && this.dataPlane.updateEndpoints(moved);
     const refused = updatedInPlace ? [] : this.dataPlane.swap(result.table);
@@ -154,6 +155,7 @@ export class Runtime {
     this.metrics.tlsFallbackHosts.reset();
     for (const { ingress } of result.tlsFallbacks) this.metrics.tlsFallbackHosts.inc({ namespace: ingress.namespace, ingress: ingress.name });
     this.#log.info('routes applied', {
+      computed: this.#routes.lastScope,
       hosts: result.table.virtualHosts.length,
       ingresses: result.statuses.length,
       warnings: result.warnings.length,

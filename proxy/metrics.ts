@@ -13,6 +13,7 @@ function computedMetric(name: string, help: string, type: 'counter' | 'histogram
 export interface PierMetrics extends ProxyMetrics {
   readonly registry: Registry;
   readonly configChanges: Counter<'result'>;
+  readonly routeComputations: Counter<'scope'>;
   readonly configLastChangeSuccessful: Gauge;
   readonly tlsFallbackHosts: Gauge<'namespace' | 'ingress'>;
 }
@@ -36,6 +37,12 @@ export function createMetrics(): PierMetrics {
       name: 'pier_config_changes_total',
       help: 'Configuration changes, applied or failed.',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    routeComputations: new Counter({
+      name: 'pier_route_computations_total',
+      help: 'Route computations, by scope: every Ingress ("all": at start, or after IngressClasses or the controller ConfigMap changed) or only what changed ("changes").',
+      labelNames: ['scope'],
       registers: [registry],
     }),
     configLastChangeSuccessful: new Gauge({

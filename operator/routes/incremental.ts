@@ -282,9 +282,15 @@ export class IncrementalRoutes {
   readonly #certificateCache = new CertificateCache();
   #state: State | null = null;
   #previous: Snapshot | null = null;
+  #lastScope: 'all' | 'changes' = 'all';
 
   constructor(options: IncrementalOptions) {
     this.#options = options;
+  }
+
+  /** Whether the last update computed every Ingress (a first snapshot, a snapshot of another store, IngressClasses or the controller ConfigMap changed) or only what changed. */
+  get lastScope(): 'all' | 'changes' {
+    return this.#lastScope;
   }
 
   /** The routes for this snapshot, as computeRoutes(snapshot, { ...options, now }) gives them. */
@@ -296,8 +302,10 @@ export class IncrementalRoutes {
     const configMapKey = options.configMap ? `${options.configMap.namespace}/${options.configMap.name}` : null;
     const state = this.#state;
     if (state === null || previous === null || changes === undefined || changes.since !== previous.revision || changes.keys.IngressClass.size > 0 || (configMapKey !== null && changes.keys.ConfigMap.has(configMapKey))) {
+      this.#lastScope = 'all';
       return this.#rebuild(snapshot, options);
     }
+    this.#lastScope = 'changes';
     const keys = changes.keys;
     const dirty = new Set<PartitionEntry>();
     const readersOf = (read: string): void => {

@@ -279,6 +279,10 @@ describe('pier controller on a real API server', { skip: testHostsUnavailable() 
 
       await cluster.admin.makeApiClient(NetworkingV1Api).deleteNamespacedIngress({ name: 'web', namespace });
       await waitForAnswer(pier, second, '/api/x', 404);
+      // Every Ingress was computed once, at start; each change after (leadership and status writes included) only what it touched.
+      const applied = pier.log().split('\n').filter((line) => line.includes('routes applied'));
+      assert.equal(applied.filter((line) => line.includes('computed=all')).length, 1, applied.join('\n'));
+      assert.ok(applied.filter((line) => line.includes('computed=changes')).length >= 4, applied.join('\n'));
     });
   });
 
