@@ -39,7 +39,7 @@ import { streamServices } from './streams.ts';
 import { CertificateCache, earlier, hasTls, preferredCertificate, resolveDefaultCertificate, resolveTls, tlsHostsOf, type ResolvedTls } from './tls.ts';
 import { controllerSettings, definedOnly, type ControllerSettings } from './https-settings.ts';
 import { compareRefs, compareText, compareWarnings } from './compare.ts';
-import { withSorted } from './sorted-entries.ts';
+import { findSorted, withSorted } from './sorted-entries.ts';
 
 const MATCH_RANK: Record<MatchKind, number> = { exact: 0, prefix: 1, regex: 2 };
 
@@ -646,32 +646,16 @@ export interface PartitionLists {
   readonly tlsFallbacks: readonly TlsFallback[];
 }
 
-/** Sorted lists of one or more partitions, as assemble takes them. */
-export function joinPartitions(partitions: readonly Partition[]): PartitionLists {
-  if (partitions.length === 1) {
-    const only = partitions[0] as Partition;
-    return { ...only, upstreams: [...only.upstreams].sort((a, b) => compareText(a.id, b.id)), statuses: [...only.served].sort(compareRefs).map((ingress) => ({ ingress })), ignored: [...only.ignored].sort(compareRefs), warnings: [...only.warnings].sort(compareWarnings), tlsFallbacks: [...only.tlsFallbacks].sort((a, b) => compareRefs(a.ingress, b.ingress)) };
-  }
-  const upstreams = new Map<string, UpstreamSpec>();
-  const certificates = new Map<string, CertificateSpec>();
-  for (const partition of partitions) {
-    for (const upstream of partition.upstreams) upstreams.set(upstream.id, upstream);
-    for (const certificate of partition.certificates) certificates.set(certificate.id, preferredCertificate(certificates.get(certificate.id), certificate));
-  }
-  const all = <T>(pick: (partition: Partition) => readonly T[]): T[] => partitions.flatMap(pick);
+/** One partition's lists, sorted as assemble takes them. */
+export function partitionLists(partition: Partition): PartitionLists {
+  const { served, ...lists } = partition;
   return {
-    virtualHosts: all((p) => p.virtualHosts).sort((a, b) => compareText(a.host, b.host)),
-    upstreams: [...upstreams.values()].sort((a, b) => compareText(a.id, b.id)),
-    warnings: all((p) => p.warnings).sort(compareWarnings),
-    statuses: all((p) => p.served).sort(compareRefs).map((ingress) => ({ ingress })),
-    ignored: all((p) => p.ignored).sort(compareRefs),
-    defaultBackend: partitions.find((p) => p.defaultBackend !== null)?.defaultBackend ?? null,
-    hostRedirects: all((p) => p.hostRedirects).sort((a, b) => compareText(a.from, b.from)),
-    passthrough: all((p) => p.passthrough).sort((a, b) => compareText(a.host, b.host)),
-    tlsHosts: all((p) => p.tlsHosts).sort((a, b) => compareText(a.host, b.host)),
-    certificates: [...certificates.values()].sort((a, b) => compareText(a.id, b.id)),
-    certificatesChangeAt: partitions.reduce<number | null>((at, p) => earlier(at, p.certificatesChangeAt), null),
-    tlsFallbacks: all((p) => p.tlsFallbacks).sort((a, b) => compareRefs(a.ingress, b.ingress)),
+    ...lists,
+    upstreams: [...partition.upstreams].sort((a, b) => compareText(a.id, b.id)),
+    statuses: [...served].sort(compareRefs).map((ingress) => ({ ingress })),
+    ignored: [...partition.ignored].sort(compareRefs),
+    warnings: [...partition.warnings].sort(compareWarnings),
+    tlsFallbacks: [...partition.tlsFallbacks].sort((a, b) => compareRefs(a.ingress, b.ingress)),
   };
 }
 
@@ -698,7 +682,9 @@ export function assemble(shared: SharedPart, lists: PartitionLists): RouteComput
   const controller = lists.defaultBackend === null ? shared.controllerFallback : null;
   const sharedUpstreams = [...shared.upstreams, ...(controller ? [controller.upstream] : [])];
   const sharedWarnings = [...shared.warnings, ...(controller?.warnings ?? [])];
-  const certificates = shared.defaultCertificate ? withSorted(lists.certificates, [preferredCertificate(lists.certificates.find((c) => c.id === shared.defaultCertificate?.id), shared.defaultCertificate)], (c) => c.id) : lists.certificates;
+  const certificateId = (certificate: CertificateSpec): string => certificate.id;
+  const { defaultCertificate } = shared;
+  const certificates = defaultCertificate ? withSorted(lists.certificates, [preferredCertificate(findSorted(lists.certificates, defaultCertificate.id, certificateId), defaultCertificate)], certificateId) : lists.certificates;
   return {
     table: {
       virtualHosts: lists.virtualHosts,
@@ -732,5 +718,5 @@ export function computeRoutes(snapshot: Snapshot, options: RouteOptions): RouteC
   const served = snapshot.ingresses.filter((ingress) => ownership(ingress, read.classes, options).ours);
   const tlsHosts = new Set(served.flatMap(tlsHostsOf));
   const partition = computePartition(snapshot, snapshot.ingresses, { ...shared, isTlsHost: (name) => tlsHosts.has(name) });
-  return assemble(computeSharedPart(snapshot, options, read, certificateCache), joinPartitions([partition]));
+  return assemble(computeSharedPart(snapshot, options, read, certificateCache), partitionLists(partition));
 }

@@ -69,20 +69,34 @@ export class SortedEntries<T> {
   }
 }
 
+/** The index of the first item of the sorted `list` whose key is not below `key`. */
+function lowerBoundBy<T>(list: readonly T[], key: string, keyOf: (item: T) => string): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (keyOf(list[middle] as T) < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The item of the sorted `list` with this key, if any. */
+export function findSorted<T>(list: readonly T[], key: string, keyOf: (item: T) => string): T | undefined {
+  const item = list[lowerBoundBy(list, key, keyOf)];
+  return item !== undefined && keyOf(item) === key ? item : undefined;
+}
+
 /** `extra` placed into the sorted `list` by key, each replacing an entry of its key; `list` itself is unchanged. */
 export function withSorted<T>(list: readonly T[], extra: readonly T[], keyOf: (item: T) => string): readonly T[] {
   if (extra.length === 0) return list;
   const result = list.slice();
-  const keys = result.map(keyOf);
   for (const item of extra) {
     const key = keyOf(item);
-    const index = lowerBound(keys, key);
-    if (keys[index] === key) {
-      result[index] = item;
-    } else {
-      keys.splice(index, 0, key);
-      result.splice(index, 0, item);
-    }
+    const index = lowerBoundBy(result, key, keyOf);
+    const present = result[index];
+    if (present !== undefined && keyOf(present) === key) result[index] = item;
+    else result.splice(index, 0, item);
   }
   return result;
 }
