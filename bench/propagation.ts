@@ -31,6 +31,7 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '50' },
     workers: { type: 'string', default: '1' },
     load: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(values.workers);
@@ -47,6 +48,17 @@ const CREATE_CONCURRENCY = 8;
 const POLL_INTERVAL_MS = 2;
 const CHANGE_TIMEOUT_MS = 30_000;
 const CHANGED_HOST = 'app-0.example.com';
+const WARM_UP_CHANGES = 3;
+/** Steady state: Pier has logged nothing for this long (the status writes' own watch events are handled). */
+const QUIET_MS = 1_000;
+
+async function untilQuiet(pier: PierProcess): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  for (let length = -1; pier.log().length !== length && performance.now() < deadline; ) {
+    length = pier.log().length;
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+  }
+}
 
 /** A running Pier with N Ingresses, and how to move app-0's path or the Service's endpoints. */
 interface Setup {
@@ -218,6 +230,15 @@ try {
     }
   };
   await waitFor('/v0');
+  await untilQuiet(setup.pier);
+  // A few changes first, not counted: the first ones after start pay for compiling the code paths (V8's JIT).
+  for (let warmUp = 1; warmUp <= WARM_UP_CHANGES; warmUp++) {
+    if (CHANGE === 'endpoints') await waitFor('/v0', await setup.moveEndpoints(warmUp % BACKEND_NAMES.length));
+    else {
+      await setup.changePath(`/warm-up-${warmUp}`);
+      await waitFor(`/warm-up-${warmUp}`);
+    }
+  }
 
   const load = LOAD ? startLoad(setup.pier.ports.http) : null;
   const latencies: number[] = [];
@@ -232,6 +253,10 @@ try {
       await waitFor(path);
     }
     latencies.push(performance.now() - writeStarted);
+  }
+  if (values.verbose) {
+    console.error(`latencies in order (ms): ${latencies.map((latency) => latency.toFixed(0)).join(' ')}`);
+    console.error(setup.pier.log().split('\n').filter((line) => / routes applied | status written/.test(line)).slice(-CHANGES - 5).join('\n'));
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   const what = MODE === 'cluster' ? 'API write on the real control plane (pier controller)' : 'file write (pier serve --manifests)';
