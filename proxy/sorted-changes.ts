@@ -70,14 +70,20 @@ export function sortedChanges<T>(previous: readonly T[], next: readonly T[], key
   return changes;
 }
 
-/** The index of the entry with this key in a strictly sorted list, or -1. */
-export function indexOfKey<T>(items: readonly T[], key: string, keyOf: (item: T) => string): number {
-  let low = 0;
+/** The first index from `from` whose key is not below `key`, in a list sorted by key. */
+export function lowerBound<T>(items: readonly T[], key: string, keyOf: (item: T) => string, from = 0): number {
+  let low = from;
   let high = items.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     if (keyOf(items[middle] as T) < key) low = middle + 1;
     else high = middle;
   }
-  return low < items.length && keyOf(items[low] as T) === key ? low : -1;
+  return low;
+}
+
+/** The index of the entry with this key in a strictly sorted list, or -1. */
+export function indexOfKey<T>(items: readonly T[], key: string, keyOf: (item: T) => string): number {
+  const index = lowerBound(items, key, keyOf);
+  return index < items.length && keyOf(items[index] as T) === key ? index : -1;
 }

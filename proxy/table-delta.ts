@@ -9,7 +9,7 @@
 // binary search, copying the runs between them.
 import { isDeepStrictEqual } from 'node:util';
 import type { CertificateSpec, RouteTableSpec, TlsHostSpec, TlsSpec, UpstreamSpec, VirtualHostSpec } from './route-spec.ts';
-import { isStrictlySorted, sortedChanges } from './sorted-changes.ts';
+import { isStrictlySorted, lowerBound, sortedChanges } from './sorted-changes.ts';
 
 /** A sorted, keyed list's changes; or, when either list is not sorted by a unique key, the new list whole. */
 export type ListDelta<T> = { readonly upserted: readonly T[]; readonly removed: readonly string[] } | { readonly whole: readonly T[] };
@@ -98,17 +98,6 @@ export function listDelta<T>(previous: readonly T[], next: readonly T[], keyOf: 
   return walkList(previous, previousSorted, next, keyOf).delta;
 }
 
-/** The first index from `from` whose key is not below `key`, in a list sorted by key. */
-function lowerBound<T>(items: readonly T[], key: string, keyOf: (item: T) => string, from: number): number {
-  let low = from;
-  let high = items.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (keyOf(items[middle] as T) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
 
 /** Up to this many changes are spliced into a copy of the list (a copy is a memcpy); more are merged entry by entry. */
 const SPLICE_LIMIT = 16;

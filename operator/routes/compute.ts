@@ -631,20 +631,7 @@ export function computeSharedPart(snapshot: Snapshot, options: RouteOptions, set
 }
 
 /** The parts of a result that come from partitions, each list already sorted and whole. */
-export interface PartitionLists {
-  readonly virtualHosts: readonly VirtualHostSpec[];
-  readonly upstreams: readonly UpstreamSpec[];
-  readonly warnings: readonly RouteWarning[];
-  readonly statuses: readonly IngressStatus[];
-  readonly ignored: readonly ObjectRef[];
-  readonly defaultBackend: FallbackSpec | null;
-  readonly hostRedirects: readonly HostRedirectSpec[];
-  readonly passthrough: readonly PassthroughSpec[];
-  readonly tlsHosts: readonly TlsHostSpec[];
-  readonly certificates: readonly CertificateSpec[];
-  readonly certificatesChangeAt: number | null;
-  readonly tlsFallbacks: readonly TlsFallback[];
-}
+export type PartitionLists = Omit<Partition, 'served'> & { readonly statuses: readonly IngressStatus[] };
 
 /** One partition's lists, sorted as assemble takes them. */
 export function partitionLists(partition: Partition): PartitionLists {

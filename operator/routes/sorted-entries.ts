@@ -2,21 +2,10 @@
 // they are spliced into place; when many changed (a first computation), the list is sorted anew.
 // Each call to list() after a change returns a new array, so a list handed out never changes.
 import { compareText } from './compare.ts';
+import { lowerBound } from '../../proxy/sorted-changes.ts';
 
 /** Below this many changed entries (and an eighth of the list), entries are spliced in rather than the whole list sorted. */
 const SPLICE_LIMIT = 32;
-
-/** The first index whose key is not below `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
 
 export class SortedEntries<T> {
   readonly #byKey = new Map<string, T>();
@@ -53,7 +42,7 @@ export class SortedEntries<T> {
   }
 
   #place(key: string): void {
-    const index = lowerBound(this.#keys, key);
+    const index = lowerBound(this.#keys, key, (text) => text);
     const present = this.#keys[index] === key;
     if (!this.#byKey.has(key)) {
       if (present) {
@@ -69,21 +58,10 @@ export class SortedEntries<T> {
   }
 }
 
-/** The index of the first item of the sorted `list` whose key is not below `key`. */
-function lowerBoundBy<T>(list: readonly T[], key: string, keyOf: (item: T) => string): number {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (keyOf(list[middle] as T) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
 
 /** The item of the sorted `list` with this key, if any. */
 export function findSorted<T>(list: readonly T[], key: string, keyOf: (item: T) => string): T | undefined {
-  const item = list[lowerBoundBy(list, key, keyOf)];
+  const item = list[lowerBound(list, key, keyOf)];
   return item !== undefined && keyOf(item) === key ? item : undefined;
 }
 
@@ -93,7 +71,7 @@ export function withSorted<T>(list: readonly T[], extra: readonly T[], keyOf: (i
   const result = list.slice();
   for (const item of extra) {
     const key = keyOf(item);
-    const index = lowerBoundBy(result, key, keyOf);
+    const index = lowerBound(result, key, keyOf);
     const present = result[index];
     if (present !== undefined && keyOf(present) === key) result[index] = item;
     else result.splice(index, 0, item);
