@@ -58,7 +58,6 @@ export class SortedEntries<T> {
   }
 }
 
-
 /** The item of the sorted `list` with this key, if any. */
 export function findSorted<T>(list: readonly T[], key: string, keyOf: (item: T) => string): T | undefined {
   const item = list[lowerBound(list, key, keyOf)];
