@@ -70,11 +70,9 @@ export interface SharedInputs {
 interface Context {
   readonly snapshot: Snapshot;
   readonly shared: SharedInputs;
-  readonly options: RouteOptions;
   readonly warnings: RouteWarning[];
   readonly upstreams: Map<string, UpstreamSpec>;
   readonly virtualHosts: Map<string, VirtualHostDraft>;
-  readonly settings: ControllerSettings;
   /** The oldest spec.defaultBackend of the partition, which takes unknown hosts. */
   defaultBackend: FallbackSpec | null;
   /** from-to-www-redirect: each rule host of such an Ingress, with whoever asked first. */
@@ -186,7 +184,7 @@ function upstreamFor(context: Context, ing: IngressContext, backend: IngressBack
 
 /** The location's policy: what its Ingress's annotations ask, on `hosts` (for ssl-redirect), at `path` (null: a default backend). */
 function policyOf(context: Context, ing: IngressContext, hosts: readonly string[], path: string | null): LocationPolicy {
-  return locationPolicy({ annotations: ing.annotations, settings: context.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing), guard: ing.guard, zone: describeRef(ing.ref) });
+  return locationPolicy({ annotations: ing.annotations, settings: context.shared.settings, path, httpsRedirect: redirectsToHttps(context, ing, hosts), errorBackend: () => errorBackendOf(context, ing), guard: ing.guard, zone: describeRef(ing.ref) });
 }
 
 /**
@@ -218,15 +216,15 @@ function annotatedDefaultBackend(context: Context, ing: IngressContext): Upstrea
 function errorBackendOf(context: Context, ing: IngressContext): string | null {
   const annotated = annotatedDefaultBackend(context, ing);
   if (annotated) return annotated.id;
-  const global = context.options.defaultBackendService;
+  const global = context.shared.options.defaultBackendService;
   return global ? (firstPortUpstream(context, global.namespace, global.name)?.id ?? null) : null;
 }
 
 /** As nginx does per location: always when forced, else when the host has TLS and ssl-redirect isn't off. */
 function redirectsToHttps(context: Context, ing: IngressContext, hosts: readonly string[]): boolean {
   const { sslRedirect, forceSslRedirect } = ing.annotations.tlsRedirect;
-  if (forceSslRedirect ?? context.settings.forceSslRedirect) return true;
-  return (sslRedirect ?? context.settings.sslRedirect) && hosts.some((host) => hasTls(context.shared.isTlsHost, host));
+  if (forceSslRedirect ?? context.shared.settings.forceSslRedirect) return true;
+  return (sslRedirect ?? context.shared.settings.sslRedirect) && hosts.some((host) => hasTls(context.shared.isTlsHost, host));
 }
 
 /** The Ingress's spec.defaultBackend as a fallback; the oldest one also takes unknown hosts. */
@@ -294,13 +292,13 @@ function conflictMessage(ing: IngressContext, holder: ObjectRef, what: string): 
 
 /** The guards every location of the Ingress gets: an unsupported guard key, an unusable auth Secret or auth-proxy-set-headers ConfigMap closes them. */
 function guardOf(context: Context, ref: ObjectRef, annotations: IngressAnnotations, unsupportedGuards: readonly string[], warn: IngressContext['warn']): LocationGuard {
-  const crossNamespace = context.settings.crossNamespaceResources;
+  const crossNamespace = context.shared.settings.crossNamespaceResources;
   const basic = resolveBasicAuth(context.snapshot, ref.namespace, annotations.basicAuth, crossNamespace);
   if ('closed' in basic && basic.warning) warn('AuthSecretInvalid', basic.warning);
   const auth = annotations.externalAuth;
   const setHeaders = auth.url === undefined || auth.proxySetHeaders === undefined
     ? { headers: [] }
-    : resolveAuthProxySetHeaders(context.snapshot, ref.namespace, auth.proxySetHeaders, { crossNamespace, configMapsReadable: context.options.configMapsReadable ?? true });
+    : resolveAuthProxySetHeaders(context.snapshot, ref.namespace, auth.proxySetHeaders, { crossNamespace, configMapsReadable: context.shared.options.configMapsReadable ?? true });
   if ('closed' in setHeaders && setHeaders.warning) warn('AuthConfigMapInvalid', setHeaders.warning);
   const closed = [...(unsupportedGuards.length > 0 ? [`unsupported ${unsupportedGuards.join(', ')}`] : []), ...('closed' in basic ? [basic.closed] : []), ...('closed' in setHeaders ? [setHeaders.closed] : [])];
   if (closed.length > 0) return { closed: closed.join('; ') };
@@ -316,7 +314,7 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   const warn = (reason: WarningReason, message: string): void => {
     context.warnings.push({ kind: 'Ingress', ...ref, reason, message });
   };
-  const { config, problems, unsupportedGuards } = annotationCache.read(ingress, context.options.annotationsPrefix);
+  const { config, problems, unsupportedGuards } = annotationCache.read(ingress, context.shared.options.annotationsPrefix);
   for (const problem of problems) warn(problem.reason, problem.message);
   if (config.canary.enabled) {
     // A canary serves nothing itself (ingress-nginx sets it aside too); step 5 attaches its paths.
@@ -326,7 +324,7 @@ function translateIngress(context: Context, ingress: Ingress, annotationCache: A
   const ing: IngressContext = { ingress, ref, annotations: config, warn, reportedUpstreams: new Set(), guard: guardOf(context, ref, config, unsupportedGuards, warn) };
   const ownFallback = ingressFallback(context, ing);
   if (config.sslPassthrough.enabled) {
-    if (context.options.sslPassthrough) context.passthrough.push(ing);
+    if (context.shared.options.sslPassthrough) context.passthrough.push(ing);
     else warn('SslPassthroughIgnored', 'ssl-passthrough needs --enable-ssl-passthrough (as in ingress-nginx); its hosts\' TLS is terminated by Pier as usual');
   }
 
@@ -537,7 +535,7 @@ export function computePartition(snapshot: Snapshot, ingresses: Iterable<Ingress
   const warnings: RouteWarning[] = [];
   const { served, ignored } = partitionByOwnership(ingresses, shared, warnings);
   const tls = readTls(snapshot, shared, served, warnings);
-  const context: Context = { snapshot, shared, options: shared.options, warnings, upstreams: new Map(), virtualHosts: new Map(), settings: shared.settings, defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [], passthrough: [] };
+  const context: Context = { snapshot, shared, warnings, upstreams: new Map(), virtualHosts: new Map(), defaultBackend: null, wwwRedirects: new Map(), aliases: new Map(), canaries: [], passthrough: [] };
   for (const ingress of served) translateIngress(context, ingress, shared.annotationCache);
   attachCanaries(context);
   applyRegexMode(context);
