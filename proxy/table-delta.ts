@@ -9,7 +9,7 @@
 // binary search, copying the runs between them.
 import { isDeepStrictEqual } from 'node:util';
 import type { CertificateSpec, RouteTableSpec, TlsHostSpec, TlsSpec, UpstreamSpec, VirtualHostSpec } from './route-spec.ts';
-import { isStrictlySorted, lowerBound, sortedChanges } from './sorted-changes.ts';
+import { indexOfKey, isStrictlySorted, lowerBound, sortedChanges } from './sorted-changes.ts';
 
 /** A sorted, keyed list's changes; or, when either list is not sorted by a unique key, the new list whole. */
 export type ListDelta<T> = { readonly upserted: readonly T[]; readonly removed: readonly string[] } | { readonly whole: readonly T[] };
@@ -222,8 +222,23 @@ export function changedHosts(delta: RouteTableDelta): readonly VirtualHostSpec[]
   return 'whole' in delta.virtualHosts ? delta.virtualHosts.whole : delta.virtualHosts.upserted;
 }
 
+/** Where the upstream with this id is in the spec's list (sorted by id, else searched in full), or -1. */
+function upstreamIndex(upstreams: readonly UpstreamSpec[], id: string): number {
+  const index = indexOfKey(upstreams, id, upstreamId);
+  return index !== -1 ? index : upstreams.findIndex((upstream) => upstream.id === id);
+}
+
+/** True when the spec has an upstream of each of these ids. */
+export function hasUpstreams(spec: RouteTableSpec, upstreams: readonly UpstreamSpec[]): boolean {
+  return upstreams.every((upstream) => upstreamIndex(spec.upstreams, upstream.id) !== -1);
+}
+
 /** `spec` with these upstreams' endpoints replaced, by id (what an endpoint update does to the table). */
 export function withEndpointUpdates(spec: RouteTableSpec, upstreams: readonly UpstreamSpec[]): RouteTableSpec {
-  const updated = new Map(upstreams.map((upstream) => [upstream.id, upstream]));
-  return { ...spec, upstreams: spec.upstreams.map((upstream) => updated.get(upstream.id) ?? upstream) };
+  const list = spec.upstreams.slice();
+  for (const upstream of upstreams) {
+    const index = upstreamIndex(list, upstream.id);
+    if (index !== -1) list[index] = upstream;
+  }
+  return { ...spec, upstreams: list };
 }

@@ -15,7 +15,7 @@ import type { Logger, LogLevel } from './log.ts';
 import type { RouteTableSpec, UpstreamSpec } from './route-spec.ts';
 import type { DataPlane } from './data-plane.ts';
 import { validateHosts } from './route-table.ts';
-import { changedHosts, sortedListsOf, tableDeltaFrom, withEndpointUpdates, type RouteTableDelta, type SortedLists } from './table-delta.ts';
+import { changedHosts, hasUpstreams, sortedListsOf, tableDeltaFrom, withEndpointUpdates, type RouteTableDelta, type SortedLists } from './table-delta.ts';
 import { DEFAULT_TICKET_KEY_ROTATION_MS, newTicketKeys, type BoundPorts, type ProxyOptions, type SharedTls } from './server.ts';
 import { makeFakeCertificate } from './tls-fake-certificate.ts';
 
@@ -154,8 +154,7 @@ export class WorkerPool implements DataPlane {
   updateEndpoints(upstreams: readonly UpstreamSpec[]): boolean {
     const spec = this.#spec;
     if (!spec) return false;
-    const known = new Set(spec.upstreams.map((upstream) => upstream.id));
-    if (!upstreams.every((upstream) => known.has(upstream.id))) return false;
+    if (!hasUpstreams(spec, upstreams)) return false;
     // The table a (re)started worker gets carries the new endpoints too, and so does the one the
     // next delta is computed from: each worker applies the same update to its own copy.
     // The same ids in the same order: #sorted still holds.
