@@ -49,7 +49,10 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     reportedProblems = reportProblems(snapshot, reportedProblems, log);
     for (const [id, object] of snapshot.changed) {
       if (object) store.set(object);
-      else store.delete(splitIdentity(id).kind as Kind, splitIdentity(id).key);
+      else {
+        const { kind, key } = splitIdentity(id);
+        store.delete(kind as Kind, key);
+      }
     }
     runtime.apply(store.snapshot());
     if (snapshot.failedFiles > 0) runtime.recordChange(false);

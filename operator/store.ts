@@ -95,13 +95,6 @@ export class Store {
     for (const [key, object] of fresh) if (!isSame(this.#maps[kind].get(key), object)) this.set(object as KubeObject);
   }
 
-  /** Makes the store hold exactly these objects, writing only those that changed (as a whole directory of manifests read again). */
-  replaceAll(objects: Iterable<KubeObject>): void {
-    const byKind = new Map<Kind, KubeObject[]>(KINDS.map((kind) => [kind, []]));
-    for (const object of objects) byKind.get(object.kind)?.push(object);
-    for (const [kind, ofKind] of byKind) this.replaceKind(kind, ofKind as ObjectOf<typeof kind>[]);
-  }
-
   /** Keeps the by-Service index of EndpointSlices in step, and notes both Services a relabelled slice touches. */
   #moveSlice(before: Slice | undefined, after: Slice | undefined): void {
     const from = before ? serviceKeyOf(before) : null;

@@ -194,10 +194,6 @@ export class ManifestSource {
     return first === undefined ? null : (this.#files.get(first)?.objects.get(id) ?? null);
   }
 
-  snapshot(): ManifestSnapshot {
-    return this.#snapshot(new Map());
-  }
-
   #snapshot(changed: ReadonlyMap<string, KubeObject | null>): ManifestSnapshot {
     const problems: ManifestProblem[] = [];
     const files = [...this.#files.entries()].filter(([, state]) => state.problems.length > 0).sort(([a], [b]) => (a < b ? -1 : 1));
